@@ -1,0 +1,84 @@
+//! `muster check`: every problem of a registry at once.
+//!
+//! Decoding (in `registry`) already reports what is malformed field by field; the checks here
+//! judge the registry as a whole: references between its parts, the dependency graph,
+//! clashes between services, and fitness for the engines it targets. Every environment is
+//! checked merged, not only the base, and each problem is reported once.
+
+mod conflicts;
+mod references;
+mod rules;
+
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, sort_and_dedup};
+use crate::registry::{self, Loaded, References, Registry};
+use crate::source::SourceFile;
+
+/// The semantic checks of one (possibly environment-merged) registry.
+pub fn check_registry(reg: &Registry, refs: &References) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    references::check(reg, refs, &mut out);
+    rules::check(reg, refs, &mut out);
+    conflicts::check(reg, &mut out);
+    out
+}
+
+/// The outcome of checking a registry file.
+pub struct Report {
+    /// The base registry as loaded (None when the file is not valid YAML).
+    pub loaded: Loaded,
+    /// Every problem, base and environments, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+}
+
+/// Loads and checks the registry in `source` as one environment (or the base), without
+/// looking at other environments: what a command that uses this registry needs.
+pub fn check_one(source: Arc<SourceFile>, env: Option<&str>) -> Report {
+    let loaded = registry::load(source, env);
+    let mut diagnostics = loaded.diagnostics.clone();
+    if let Some(reg) = &loaded.registry {
+        let mut found = check_registry(reg, &loaded.references);
+        if let Some(name) = env {
+            for d in &mut found {
+                d.environment = Some(name.to_string());
+            }
+        }
+        diagnostics.extend(found);
+    }
+    sort_and_dedup(&mut diagnostics);
+    Report {
+        loaded,
+        diagnostics,
+    }
+}
+
+/// Loads and checks the registry in `source`: the base and every environment merged (or,
+/// with `env`, only that environment). A problem seen in several is reported once.
+pub fn check_source(source: Arc<SourceFile>, env: Option<&str>) -> Report {
+    let mut report = check_one(source.clone(), env);
+    if env.is_none() {
+        let environments: Vec<String> = report
+            .loaded
+            .registry
+            .iter()
+            .flat_map(|r| r.environments.keys().cloned())
+            .collect();
+        for name in environments {
+            let merged = check_one(source.clone(), Some(&name));
+            report.diagnostics.extend(merged.diagnostics);
+        }
+        sort_and_dedup(&mut report.diagnostics);
+    }
+    report
+}

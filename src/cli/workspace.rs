@@ -1,0 +1,51 @@
+//! Finding and loading the registry the way every command does.
+
+use std::sync::Arc;
+
+use super::{Exit, Failure, Global, Printer};
+use crate::registry::{self, Registry};
+use crate::source::SourceFile;
+
+/// Finds and reads the registry file.
+pub fn read_source(global: &Global) -> Result<Arc<SourceFile>, Failure> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::could_not(format!("cannot read the current folder: {e}")))?;
+    let path = registry::discover(global.file.as_deref(), &cwd).map_err(Failure::could_not)?;
+    SourceFile::read(&path)
+        .map_err(|e| Failure::could_not(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Loads the registry (with `env` merged) and refuses, printing the problems, when it has
+/// errors: commands other than `check` only work on a valid registry.
+pub fn load_valid(
+    global: &Global,
+    printer: &Printer,
+    env: Option<&str>,
+) -> Result<(Arc<SourceFile>, Registry), Failure> {
+    let source = read_source(global)?;
+    let report = crate::check::check_one(source.clone(), env);
+    let errors: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        printer.diagnostics(&errors, &source, false);
+        return Err(Failure {
+            exit: Exit::Bad,
+            message: Some(format!(
+                "{} has {} error{}",
+                source.name,
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            )),
+            hint: Some("fix them first; `muster check` lists every problem".into()),
+        });
+    }
+    let registry = report
+        .loaded
+        .registry
+        .expect("a registry without errors was decoded");
+    Ok((source, registry))
+}

@@ -1,0 +1,12 @@
+//! muster: one registry (`muster.yaml`) as the single source of truth of a stack of services,
+//! and everything derived from it. See `../README.md` and `docs/`.
+
+pub mod check;
+pub mod cli;
+pub mod diagnostic;
+pub mod examples;
+pub mod fsutil;
+pub mod graph;
+pub mod registry;
+pub mod render;
+pub mod source;

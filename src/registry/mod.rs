@@ -1,0 +1,172 @@
+//! The registry: `muster.yaml` found, parsed with locations, overlaid and decoded.
+//!
+//! `load` is the one entry point every command uses. It never fails on bad content: it
+//! returns what could be read plus every problem found, so `check` can list them all and
+//! other commands can refuse with the same diagnostics.
+
+pub mod decode;
+pub mod model;
+pub mod overlay;
+pub mod values;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::SourceFile;
+
+pub use decode::References;
+pub use model::Registry;
+
+/// The file name muster looks for.
+pub const FILE_NAME: &str = "muster.yaml";
+
+/// How many syntax errors to look for before giving up on a broken file.
+const SYNTAX_ERROR_LIMIT: usize = 20;
+
+/// A registry read from its source, with everything found wrong on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub source: Arc<SourceFile>,
+    /// None when the file is not even valid YAML.
+    pub registry: Option<Registry>,
+    pub references: References,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The parsed document, for merging other environments.
+    pub root: Option<yaml::Node>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Finds the registry: `explicit` if given, else `./muster.yaml`, else the nearest
+/// `muster.yaml` in a parent folder (like git finds its repository).
+pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, String> {
+    if let Some(path) = explicit {
+        return if path.is_file() {
+            Ok(path.to_path_buf())
+        } else {
+            Err(format!("{} does not exist", path.display()))
+        };
+    }
+    let mut dir = Some(cwd);
+    while let Some(d) = dir {
+        let candidate = d.join(FILE_NAME);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        dir = d.parent();
+    }
+    Err(format!(
+        "no {FILE_NAME} in {} or any parent folder; run `muster init` to write one, or pass `-f PATH`",
+        cwd.display()
+    ))
+}
+
+/// Parses and decodes `source`, with environment `env` merged in when given. Never fails:
+/// problems (including an unknown environment) come back as diagnostics.
+pub fn load(source: Arc<SourceFile>, env: Option<&str>) -> Loaded {
+    let root = match yaml::parse_all_errors(&source, SYNTAX_ERROR_LIMIT) {
+        Ok(root) => root,
+        Err(errors) => {
+            let diagnostics = errors
+                .into_iter()
+                .map(|e| syntax_diagnostic(&source, e))
+                .collect();
+            return Loaded {
+                source,
+                registry: None,
+                references: References::default(),
+                diagnostics,
+                root: None,
+            };
+        }
+    };
+    let (registry, references, diagnostics) = match env {
+        None => decode::decode_registry(&root, &source),
+        Some(name) => {
+            let Some((merged, mut overlay_problems)) = overlay::apply(&root, name) else {
+                let diagnostic = unknown_environment(&source, &root, name);
+                return Loaded {
+                    source,
+                    registry: None,
+                    references: References::default(),
+                    diagnostics: vec![diagnostic],
+                    root: Some(root),
+                };
+            };
+            let (mut registry, references, mut diagnostics) =
+                decode::decode_registry(&merged, &source);
+            registry.environment = Some(name.to_string());
+            diagnostics.append(&mut overlay_problems);
+            for d in &mut diagnostics {
+                d.environment = Some(name.to_string());
+            }
+            (registry, references, diagnostics)
+        }
+    };
+    Loaded {
+        source,
+        registry: Some(registry),
+        references,
+        diagnostics,
+        root: Some(root),
+    }
+}
+
+fn unknown_environment(source: &SourceFile, root: &yaml::Node, name: &str) -> Diagnostic {
+    let environments = root.get("environments");
+    let known: Vec<&str> = environments
+        .and_then(|e| e.as_map())
+        .map(|m| m.iter().filter_map(|(k, _)| k.as_str()).collect())
+        .unwrap_or_default();
+    let mut d = Diagnostic::new(
+        Code::UnknownEnvironment,
+        format!("{} has no environment `{name}`", source.name),
+    );
+    if let Some((key, _)) = root
+        .as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("environments")))
+    {
+        d = d.at(key.span, "environments are declared here");
+    }
+    match crate::diagnostic::did_you_mean(name, known.iter().copied()) {
+        Some(close) => d.help(format!("did you mean `{close}`?")),
+        None if known.is_empty() => d.help("declare it under `environments:` to give it overrides"),
+        None => d.help(format!("environments: {}", known.join(", "))),
+    }
+}
+
+fn syntax_diagnostic(source: &SourceFile, e: yaml::SyntaxError) -> Diagnostic {
+    let (start, end) = source.line_bounds(e.span.start);
+    let line = &source.text[start..end];
+    let help = if e.message.contains("trailing content after") {
+        "remove what follows the closing quote, or quote the whole value".to_string()
+    } else if in_flow_collection_with_placeholder(line) {
+        "`{` starts a mapping inside `[...]` or `{...}`: quote values holding `${...}`, e.g. [\"${VAR}\"]".into()
+    } else if line.contains('\t') {
+        "YAML indents with spaces, never tabs".into()
+    } else {
+        "check the quoting and indentation on this line and the one before".into()
+    };
+    let message = format!("YAML syntax error: {}", e.message);
+    Diagnostic::new(Code::Syntax, message)
+        .at(e.span, "here")
+        .help(help)
+}
+
+/// Whether a line holds an unquoted `${...}` inside `[...]` or `{...}`, where YAML reads the
+/// `{` as the start of a mapping.
+fn in_flow_collection_with_placeholder(line: &str) -> bool {
+    let Some(at) = line.find("${") else {
+        return false;
+    };
+    let before = &line[..at];
+    let opens_flow = before.contains('[') || before.replace("${", "").contains('{');
+    let quoted = before.matches('"').count() % 2 == 1 || before.matches('\'').count() % 2 == 1;
+    opens_flow && !quoted
+}

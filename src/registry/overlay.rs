@@ -1,0 +1,141 @@
+//! Environment overlays: `environments.<name>` deep-merged over the whole document.
+//!
+//! The merge happens on YAML nodes, before decoding, so the merged registry is decoded and
+//! checked like any other and every problem still points at the text that caused it (the
+//! base or the overlay). Rules (REGISTRY.md): maps merge key by key, lists replace, `null`
+//! removes.
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::registry::yaml::{Node, Value};
+
+/// Merges `overlay` over `base`.
+pub fn merge(base: &Node, overlay: &Node) -> Node {
+    match (&base.value, &overlay.value) {
+        (Value::Map(base_entries), Value::Map(over_entries)) => {
+            let mut merged: Vec<(Node, Node)> = base_entries.clone();
+            for (key, value) in over_entries {
+                let existing = merged
+                    .iter()
+                    .position(|(k, _)| k.as_str().is_some() && k.as_str() == key.as_str());
+                match (existing, value.is_null()) {
+                    (Some(i), true) => {
+                        merged.remove(i);
+                    }
+                    (Some(i), false) => merged[i].1 = merge(&merged[i].1, value),
+                    (None, true) => {}
+                    (None, false) => merged.push((key.clone(), value.clone())),
+                }
+            }
+            Node {
+                value: Value::Map(merged),
+                span: base.span,
+                tag: base.tag.clone(),
+            }
+        }
+        _ => overlay.clone(),
+    }
+}
+
+/// The document with environment `name` applied, plus problems with the overlay itself
+/// (a service it names that neither exists nor is defined there). None if there is no such
+/// environment.
+pub fn apply(root: &Node, name: &str) -> Option<(Node, Vec<Diagnostic>)> {
+    let overlay = root.get("environments")?.get(name)?;
+    let mut diagnostics = Vec::new();
+    let mut undefined: Vec<String> = Vec::new();
+    if let (Some(services), Some(base_services)) = (overlay.get("services"), root.get("services"))
+        && let Some(entries) = services.as_map()
+    {
+        for (key, value) in entries {
+            let Some(service) = key.as_str() else {
+                continue;
+            };
+            let defines = value.get("image").is_some() || value.get("build").is_some();
+            if base_services.get(service).is_none() && !defines && !value.is_null() {
+                let known = base_services
+                    .as_map()
+                    .map(|m| m.iter().filter_map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let mut d = Diagnostic::new(
+                    Code::OverlayUnknownService,
+                    format!(
+                        "environment `{name}` changes service `{service}`, which does not exist"
+                    ),
+                )
+                .at(key.span, "no such service");
+                d = match crate::diagnostic::did_you_mean(service, known) {
+                    Some(close) => d.help(format!("did you mean `{close}`? To add a service here, give it an `image` or `build`")),
+                    None => d.help("to add a service in this environment only, give it an `image` or `build`"),
+                };
+                diagnostics.push(d);
+                undefined.push(service.to_string());
+            }
+        }
+    }
+    let mut overlay = overlay.clone();
+    if let Value::Map(entries) = &mut overlay.value {
+        // An overlay cannot change which registry this is, nor nest environments.
+        entries.retain(|(k, _)| !matches!(k.as_str(), Some("version" | "name" | "environments")));
+        // A service already reported as undefined is left out, so it is not reported again
+        // for lacking an image.
+        for (k, v) in entries.iter_mut() {
+            if k.as_str() == Some("services")
+                && let Value::Map(services) = &mut v.value
+            {
+                services.retain(|(name, _)| !undefined.iter().any(|u| name.as_str() == Some(u)));
+            }
+        }
+    }
+    let bad_keys: Vec<Diagnostic> = root
+        .get("environments")?
+        .get(name)?
+        .as_map()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| matches!(k.as_str(), Some("version" | "name" | "environments")))
+        .map(|(k, _)| {
+            Diagnostic::new(
+                Code::UnknownKey,
+                format!("environment `{name}` cannot set `{}`", k.as_str().unwrap_or_default()),
+            )
+            .at(k.span, "not allowed in an environment")
+            .help("an environment changes services, variables and settings, not the registry's identity")
+        })
+        .collect();
+    diagnostics.extend(bad_keys);
+    Some((merge(root, &overlay), diagnostics))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::yaml::parse;
+    use crate::source::SourceFile;
+
+    fn doc(text: &str) -> Node {
+        parse(&SourceFile::new("t", text)).unwrap()
+    }
+
+    #[test]
+    fn maps_merge_lists_replace_null_removes() {
+        let base = doc("a: {x: 1, y: 2}\nl: [1, 2]\nr: 5\n");
+        let over = doc("a: {y: 3, z: 4}\nl: [9]\nr: null\n");
+        let m = merge(&base, &over);
+        assert_eq!(m.get("a").unwrap().get("x").unwrap().value, Value::Int(1));
+        assert_eq!(m.get("a").unwrap().get("y").unwrap().value, Value::Int(3));
+        assert_eq!(m.get("a").unwrap().get("z").unwrap().value, Value::Int(4));
+        assert_eq!(m.get("l").unwrap().as_seq().unwrap().len(), 1);
+        assert!(m.get("r").is_none());
+    }
+
+    #[test]
+    fn overlay_on_unknown_service_is_reported() {
+        let root = doc(
+            "services:\n  api: {image: a:1}\nenvironments:\n  dev:\n    services:\n      apj: {replicas: 2}\n      mail: {image: m:1}\n",
+        );
+        let (merged, diags) = apply(&root, "dev").unwrap();
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code, Code::OverlayUnknownService);
+        assert!(merged.get("services").unwrap().get("mail").is_some());
+    }
+}

@@ -1,0 +1,1224 @@
+//! The SVG picture, laid out here: no Graphviz is needed to read the graph, and the layout
+//! follows how muster starts things, which a general-purpose layout would not.
+//!
+//! The layout is a small layered (Sugiyama-style) drawing with phases as vertical bands,
+//! left to right in start order:
+//! - inside a phase, a service stands one column right of the deepest service it needs in
+//!   the same phase (longest path), so every arrow inside a phase points left, as arrows
+//!   into earlier phases do; a column taller than a few rows is wrapped into sub-columns;
+//! - an edge that spans columns passes through each column in between on a lane of its own,
+//!   so curves only run in the gaps between columns and never cross a box;
+//! - the order inside each column comes from barycenter sweeps (the ordering with the fewest
+//!   crossings is kept), and heights from a least-squares placement that pulls each box
+//!   toward its neighbours while keeping the minimum spacing.
+//!
+//! Every number is written with one decimal, from computations that do not depend on
+//! anything but the registry, so the same registry always gives the same bytes.
+
+use std::fmt::Write as _;
+
+use super::{View, timeout_text};
+use crate::registry::model::{Condition, Registry};
+
+const MARGIN: f64 = 24.0;
+/// Title and subtitle above the phases.
+const TITLE_H: f64 = 58.0;
+/// Phase name and its order and timeout, at the top of each band.
+const HEADER_H: f64 = 48.0;
+const BAND_PAD: f64 = 18.0;
+const BAND_GAP: f64 = 26.0;
+/// Between the columns of one phase: room for the curves and their labels.
+const COL_GAP: f64 = 76.0;
+const BOX_H: f64 = 30.0;
+const BOX_PAD: f64 = 12.0;
+const BOX_MIN_W: f64 = 72.0;
+const NODE_GAP: f64 = 16.0;
+/// Between two edges passing through a column, and between such an edge and a box.
+const LANE_GAP: f64 = 7.0;
+const LANE_BOX_GAP: f64 = 10.0;
+const NAME_SIZE: f64 = 13.0;
+const LABEL_SIZE: f64 = 10.0;
+/// Advance of one character of the monospace font, in ems (DejaVu Sans Mono, Menlo and
+/// Consolas are all close to 0.6).
+const MONO_EM: f64 = 0.61;
+/// Barycenter sweeps when ordering columns, and placement rounds when choosing heights.
+const SWEEPS: usize = 12;
+const ROUNDS: usize = 10;
+
+const SANS: &str =
+    "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', Helvetica, Arial, sans-serif";
+const MONO: &str = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace";
+
+/// The graph as a self-contained SVG document.
+pub fn svg(reg: &Registry) -> String {
+    let view = View::new(reg);
+    let layout = Layout::new(&view);
+    draw(&view, &layout)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// A service (index into `View::nodes`).
+    Node(usize),
+    /// Where a route passes through a column.
+    Lane,
+}
+
+#[derive(Debug, Clone)]
+struct Item {
+    kind: Kind,
+    col: usize,
+    /// Vertical centre, relative to the top of the drawing area.
+    y: f64,
+    h: f64,
+}
+
+#[derive(Debug, Clone)]
+struct Column {
+    /// Index into `View::phases`.
+    phase: usize,
+    /// Top to bottom.
+    items: Vec<usize>,
+    /// Left edge, relative to the left of the drawing area.
+    x: f64,
+    width: f64,
+}
+
+/// One drawn edge: the items it runs through, dependent first, dependency last.
+#[derive(Debug, Clone)]
+struct Route {
+    edge: usize,
+    chain: Vec<usize>,
+    /// Port heights at the dependent and at the dependency.
+    start_y: f64,
+    end_y: f64,
+}
+
+#[derive(Debug, Clone)]
+struct Band {
+    x: f64,
+    width: f64,
+}
+
+struct Layout {
+    items: Vec<Item>,
+    columns: Vec<Column>,
+    routes: Vec<Route>,
+    /// One per phase of the view.
+    bands: Vec<Band>,
+    /// Box width per node.
+    widths: Vec<f64>,
+    /// Size of the drawing area (the bands' content, without headers and padding).
+    width: f64,
+    height: f64,
+}
+
+impl Layout {
+    fn new(view: &View) -> Layout {
+        let widths: Vec<f64> = view.nodes.iter().map(|n| box_width(n.name)).collect();
+        let (mut items, mut columns) = columns(view);
+        let routes = routes(view, &mut items, &mut columns);
+        let links = links(&items, &routes);
+        order(&items, &mut columns, &links);
+        let mut layout = Layout {
+            items,
+            columns,
+            routes,
+            bands: Vec::new(),
+            widths,
+            width: 0.0,
+            height: 0.0,
+        };
+        layout.place_x(view);
+        layout.place_y(&links);
+        layout.place_ports();
+        layout
+    }
+
+    fn is_node(&self, item: usize) -> bool {
+        matches!(self.items[item].kind, Kind::Node(_))
+    }
+
+    /// Columns left to right, bands around the columns of each phase, wide enough for the
+    /// phase header.
+    fn place_x(&mut self, view: &View) {
+        for column in &mut self.columns {
+            column.width = column
+                .items
+                .iter()
+                .filter_map(|&i| match self.items[i].kind {
+                    Kind::Node(n) => Some(self.widths[n]),
+                    Kind::Lane => None,
+                })
+                .fold(0.0, f64::max);
+        }
+        let mut x = 0.0;
+        for (p, phase) in view.phases.iter().enumerate() {
+            let cols: Vec<usize> = (0..self.columns.len())
+                .filter(|&c| self.columns[c].phase == p)
+                .collect();
+            let inner: f64 = cols.iter().map(|&c| self.columns[c].width).sum::<f64>()
+                + COL_GAP * cols.len().saturating_sub(1) as f64;
+            let header = sans_width(&format!("phase {}", phase.name), 14.0, true).max(sans_width(
+                &phase_meta(phase),
+                11.0,
+                false,
+            ));
+            let width = inner.max(header) + 2.0 * BAND_PAD;
+            let mut cx = x + (width - inner) / 2.0;
+            for &c in &cols {
+                self.columns[c].x = cx;
+                cx += self.columns[c].width + COL_GAP;
+            }
+            self.bands.push(Band { x, width });
+            x += width + BAND_GAP;
+        }
+        self.width = (x - BAND_GAP).max(0.0);
+    }
+
+    /// Heights: start stacked and centred, then alternate sweeps that pull every item
+    /// toward the mean height of its neighbours on one side (the last rounds on both
+    /// sides), packing each column without overlaps.
+    fn place_y(&mut self, links: &[Vec<usize>]) {
+        for c in 0..self.columns.len() {
+            let ys = pack(
+                &vec![0.0; self.columns[c].items.len()],
+                &self.separations(c),
+            );
+            let mid =
+                (ys.first().copied().unwrap_or(0.0) + ys.last().copied().unwrap_or(0.0)) / 2.0;
+            for (k, &i) in self.columns[c].items.iter().enumerate() {
+                self.items[i].y = ys[k] - mid;
+            }
+        }
+        let n = self.columns.len();
+        for round in 0..ROUNDS {
+            let (order, sides): (Vec<usize>, [bool; 2]) = if round >= ROUNDS - 2 {
+                ((0..n).collect(), [true, true])
+            } else if round % 2 == 0 {
+                ((0..n).collect(), [true, false])
+            } else {
+                ((0..n).rev().collect(), [false, true])
+            };
+            for c in order {
+                let desired: Vec<f64> = self.columns[c]
+                    .items
+                    .iter()
+                    .map(|&i| {
+                        let near: Vec<f64> = links[i]
+                            .iter()
+                            .filter(|&&j| {
+                                let cj = self.items[j].col;
+                                (sides[0] && cj + 1 == c) || (sides[1] && cj == c + 1)
+                            })
+                            .map(|&j| self.items[j].y)
+                            .collect();
+                        if near.is_empty() {
+                            self.items[i].y
+                        } else {
+                            near.iter().sum::<f64>() / near.len() as f64
+                        }
+                    })
+                    .collect();
+                let ys = pack(&desired, &self.separations(c));
+                for (k, &i) in self.columns[c].items.iter().enumerate() {
+                    self.items[i].y = ys[k];
+                }
+            }
+        }
+        let top = self
+            .items
+            .iter()
+            .map(|it| it.y - it.h / 2.0)
+            .fold(f64::INFINITY, f64::min);
+        if top.is_finite() {
+            for it in &mut self.items {
+                it.y -= top;
+            }
+        }
+        self.height = self
+            .items
+            .iter()
+            .map(|it| it.y + it.h / 2.0)
+            .fold(0.0, f64::max);
+    }
+
+    /// The minimum distance between each item's centre and the previous one's in column `c`.
+    fn separations(&self, c: usize) -> Vec<f64> {
+        let items = &self.columns[c].items;
+        (0..items.len())
+            .map(|k| {
+                if k == 0 {
+                    return 0.0;
+                }
+                let (a, b) = (items[k - 1], items[k]);
+                let gap = match (self.is_node(a), self.is_node(b)) {
+                    (true, true) => NODE_GAP,
+                    (false, false) => LANE_GAP,
+                    _ => LANE_BOX_GAP,
+                };
+                (self.items[a].h + self.items[b].h) / 2.0 + gap
+            })
+            .collect()
+    }
+
+    /// Spreads the edges that meet a box side over its height, in the order of where they
+    /// come from, so they do not all meet in one point and do not cross at the box.
+    fn place_ports(&mut self) {
+        // (item, side is right) -> [(other end height, route, is start)]
+        let mut sides: std::collections::BTreeMap<(usize, bool), Vec<(f64, usize, bool)>> =
+            std::collections::BTreeMap::new();
+        for (r, route) in self.routes.iter().enumerate() {
+            let (first, next) = (route.chain[0], route.chain[1]);
+            let (prev, last) = (
+                route.chain[route.chain.len() - 2],
+                route.chain[route.chain.len() - 1],
+            );
+            let start_right = self.items[next].col > self.items[first].col;
+            let end_right = self.items[prev].col > self.items[last].col;
+            sides
+                .entry((first, start_right))
+                .or_default()
+                .push((self.items[next].y, r, true));
+            sides
+                .entry((last, end_right))
+                .or_default()
+                .push((self.items[prev].y, r, false));
+        }
+        for ((item, _), mut ends) in sides {
+            ends.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+            let n = ends.len();
+            let step = if n > 1 {
+                ((BOX_H - 10.0) / (n - 1) as f64).min(6.0)
+            } else {
+                0.0
+            };
+            let centre = self.items[item].y;
+            for (k, (_, r, start)) in ends.into_iter().enumerate() {
+                let y = centre + (k as f64 - (n - 1) as f64 / 2.0) * step;
+                if start {
+                    self.routes[r].start_y = y;
+                } else {
+                    self.routes[r].end_y = y;
+                }
+            }
+        }
+    }
+}
+
+/// Assigns services to columns: per phase, by longest path of dependencies inside the
+/// phase; a layer with more services than fit in one column is split into sub-columns.
+fn columns(view: &View) -> (Vec<Item>, Vec<Column>) {
+    let n = view.nodes.len();
+    let mut inside: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut dependents = vec![0i64; n];
+    let mut dependencies = vec![0i64; n];
+    for e in &view.edges {
+        if e.from == e.to {
+            continue;
+        }
+        dependents[e.to] += 1;
+        dependencies[e.from] += 1;
+        if view.nodes[e.from].phase == view.nodes[e.to].phase {
+            inside[e.from].push(e.to);
+        }
+    }
+    let mut layer = vec![0usize; n];
+    let mut state = vec![0u8; n];
+    for v in 0..n {
+        depth(v, &inside, &mut layer, &mut state);
+    }
+
+    let max_rows = ((n as f64).sqrt() * 1.6).ceil().max(8.0) as usize;
+    let mut items = Vec::with_capacity(n);
+    let mut cols: Vec<Column> = Vec::new();
+    let mut col_of = vec![0usize; n];
+    for (p, phase) in view.phases.iter().enumerate() {
+        let layers = phase.nodes.iter().map(|&v| layer[v]).max().unwrap_or(0);
+        for l in 0..=layers {
+            let mut members: Vec<usize> = phase
+                .nodes
+                .iter()
+                .copied()
+                .filter(|&v| layer[v] == l)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            // Sub-columns: services that others lean on go right (next to their
+            // dependents), services that lean on others go left (next to what they need).
+            let parts = members.len().div_ceil(max_rows);
+            members.sort_by_key(|&v| dependents[v] - dependencies[v]);
+            let (base, extra) = (members.len() / parts, members.len() % parts);
+            let mut rest = members.as_slice();
+            for k in 0..parts {
+                let size = base + usize::from(k < extra);
+                let (part, tail) = rest.split_at(size);
+                rest = tail;
+                let mut part = part.to_vec();
+                part.sort_unstable();
+                for &v in &part {
+                    col_of[v] = cols.len();
+                }
+                cols.push(Column {
+                    phase: p,
+                    items: part,
+                    x: 0.0,
+                    width: 0.0,
+                });
+            }
+        }
+    }
+    for (v, &col) in col_of.iter().enumerate() {
+        items.push(Item {
+            kind: Kind::Node(v),
+            col,
+            y: 0.0,
+            h: BOX_H,
+        });
+    }
+    (items, cols)
+}
+
+/// Longest path to a service without dependencies in the phase; an edge that closes a
+/// cycle (which `check` reports) is not followed.
+fn depth(v: usize, inside: &[Vec<usize>], layer: &mut [usize], state: &mut [u8]) -> Option<usize> {
+    match state[v] {
+        2 => return Some(layer[v]),
+        1 => return None,
+        _ => {}
+    }
+    state[v] = 1;
+    let mut l = 0;
+    for &d in &inside[v] {
+        if d != v
+            && let Some(dl) = depth(d, inside, layer, state)
+        {
+            l = l.max(dl + 1);
+        }
+    }
+    state[v] = 2;
+    layer[v] = l;
+    Some(l)
+}
+
+/// One route per edge (self-loops are not drawn), with a lane in every column it crosses.
+fn routes(view: &View, items: &mut Vec<Item>, columns: &mut [Column]) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for (e, edge) in view.edges.iter().enumerate() {
+        if edge.from == edge.to {
+            continue;
+        }
+        let (from, to) = (edge.from, edge.to);
+        let (cf, ct) = (items[from].col, items[to].col);
+        let mut chain = vec![from];
+        let between: Vec<usize> = if cf > ct {
+            (ct + 1..cf).rev().collect()
+        } else {
+            (cf + 1..ct).collect()
+        };
+        for c in between {
+            let lane = items.len();
+            items.push(Item {
+                kind: Kind::Lane,
+                col: c,
+                y: 0.0,
+                h: 0.0,
+            });
+            columns[c].items.push(lane);
+            chain.push(lane);
+        }
+        chain.push(to);
+        routes.push(Route {
+            edge: e,
+            chain,
+            start_y: 0.0,
+            end_y: 0.0,
+        });
+    }
+    routes
+}
+
+/// Neighbours of each item in adjacent columns, along the routes.
+fn links(items: &[Item], routes: &[Route]) -> Vec<Vec<usize>> {
+    let mut links = vec![Vec::new(); items.len()];
+    for route in routes {
+        for pair in route.chain.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if items[a].col.abs_diff(items[b].col) == 1 {
+                links[a].push(b);
+                links[b].push(a);
+            }
+        }
+    }
+    links
+}
+
+/// Orders every column by barycenter sweeps, keeping the ordering with fewest crossings.
+fn order(items: &[Item], columns: &mut [Column], links: &[Vec<usize>]) {
+    let n = columns.len();
+    let mut pos = vec![0.0f64; items.len()];
+    let set_pos = |columns: &[Column], pos: &mut [f64]| {
+        for col in columns {
+            let len = col.items.len() as f64;
+            for (k, &i) in col.items.iter().enumerate() {
+                pos[i] = (k as f64 + 0.5) / len;
+            }
+        }
+    };
+    set_pos(columns, &mut pos);
+    let mut best: Vec<Vec<usize>> = columns.iter().map(|c| c.items.clone()).collect();
+    let mut best_crossings = crossings(items, columns, links);
+    for sweep in 0..SWEEPS {
+        let down = sweep % 2 == 0;
+        let order: Vec<usize> = if down {
+            (1..n).collect()
+        } else {
+            (0..n.saturating_sub(1)).rev().collect()
+        };
+        for c in order {
+            let reference = if down { c - 1 } else { c + 1 };
+            let mut keyed: Vec<(f64, usize, usize)> = columns[c]
+                .items
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| {
+                    let near: Vec<f64> = links[i]
+                        .iter()
+                        .filter(|&&j| items[j].col == reference)
+                        .map(|&j| pos[j])
+                        .collect();
+                    let key = if near.is_empty() {
+                        pos[i]
+                    } else {
+                        near.iter().sum::<f64>() / near.len() as f64
+                    };
+                    (key, k, i)
+                })
+                .collect();
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            columns[c].items = keyed.into_iter().map(|(_, _, i)| i).collect();
+            let len = columns[c].items.len() as f64;
+            for (k, &i) in columns[c].items.iter().enumerate() {
+                pos[i] = (k as f64 + 0.5) / len;
+            }
+        }
+        let count = crossings(items, columns, links);
+        if count < best_crossings {
+            best_crossings = count;
+            best = columns.iter().map(|c| c.items.clone()).collect();
+        }
+    }
+    for (col, items) in columns.iter_mut().zip(best) {
+        col.items = items;
+    }
+}
+
+/// Crossings between the links of each pair of adjacent columns.
+fn crossings(items: &[Item], columns: &[Column], links: &[Vec<usize>]) -> usize {
+    let mut index = vec![0usize; items.len()];
+    for col in columns {
+        for (k, &i) in col.items.iter().enumerate() {
+            index[i] = k;
+        }
+    }
+    let mut total = 0;
+    for c in 0..columns.len().saturating_sub(1) {
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        for &i in &columns[c].items {
+            for &j in &links[i] {
+                if items[j].col == c + 1 {
+                    pairs.push((index[i], index[j]));
+                }
+            }
+        }
+        for (k, a) in pairs.iter().enumerate() {
+            for b in &pairs[k + 1..] {
+                if (a.0 < b.0 && a.1 > b.1) || (a.0 > b.0 && a.1 < b.1) {
+                    total += 1;
+                }
+            }
+        }
+    }
+    total
+}
+
+/// Centres for the items of one column, in order, as close as possible (least squares) to
+/// `desired` while each stays at least `sep[k]` below the previous one: after subtracting
+/// the cumulative separations this is isotonic regression, solved by pooling adjacent
+/// violators.
+fn pack(desired: &[f64], sep: &[f64]) -> Vec<f64> {
+    let mut offsets = Vec::with_capacity(desired.len());
+    let mut acc = 0.0;
+    for &s in sep {
+        acc += s;
+        offsets.push(acc);
+    }
+    // Blocks of pooled items: (sum of targets, count).
+    let mut blocks: Vec<(f64, usize)> = Vec::new();
+    for (d, o) in desired.iter().zip(&offsets) {
+        blocks.push((d - o, 1));
+        while blocks.len() > 1 {
+            let (s2, n2) = blocks[blocks.len() - 1];
+            let (s1, n1) = blocks[blocks.len() - 2];
+            if s1 / n1 as f64 > s2 / n2 as f64 {
+                blocks.pop();
+                let last = blocks.len() - 1;
+                blocks[last] = (s1 + s2, n1 + n2);
+            } else {
+                break;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(desired.len());
+    for (sum, count) in blocks {
+        let z = sum / count as f64;
+        for _ in 0..count {
+            out.push(z + offsets[out.len()]);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drawing
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+struct Rect {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
+impl Rect {
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
+    }
+}
+
+type Point = (f64, f64);
+
+fn draw(view: &View, layout: &Layout) -> String {
+    let left = MARGIN;
+    let band_top = MARGIN + TITLE_H;
+    let top = band_top + HEADER_H + BAND_PAD;
+    let band_h = HEADER_H + BAND_PAD + layout.height + BAND_PAD;
+
+    let title = view.name.to_string();
+    let mut subtitle = vec![
+        "dependency graph".to_string(),
+        count(view.nodes.len(), "service", "services"),
+        count(view.edges.len(), "dependency", "dependencies"),
+    ];
+    if view.phased {
+        subtitle.push(count(view.phases.len(), "phase", "phases"));
+    }
+    if let Some(env) = view.environment {
+        subtitle.push(format!("environment {env}"));
+    }
+    let subtitle = subtitle.join(" \u{b7} ");
+    let note = "arrows point from a service to what it needs; phases start left to right";
+    let text_w = sans_width(&title, 18.0, true)
+        .max(sans_width(&subtitle, 12.0, false))
+        .max(sans_width(note, 11.0, false));
+
+    let content_w = layout.width.max(text_w).max(420.0);
+    let legend = legend_items();
+    let legend_top = band_top + band_h + 26.0;
+    let (legend_rows, legend_w) = flow(&legend, content_w);
+    let legend_h = legend_rows.len() as f64 * 26.0;
+    let width = MARGIN * 2.0 + content_w.max(legend_w);
+    let height = legend_top + legend_h + MARGIN;
+
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\">",
+        w = num(width),
+        h = num(height)
+    );
+    let _ = writeln!(
+        out,
+        "<title>{}</title>",
+        xml(&format!("{title}: {subtitle}"))
+    );
+    out.push_str("<style>\n");
+    let _ = writeln!(out, "text {{ font-family: {SANS}; fill: #1a202c; }}");
+    out.push_str(".title { font-size: 18px; font-weight: bold; }\n");
+    out.push_str(".subtitle { font-size: 12px; fill: #4a5568; }\n");
+    out.push_str(".note { font-size: 11px; fill: #718096; }\n");
+    out.push_str(".band { fill: #f4f7fb; stroke: #d5dee9; stroke-width: 1; }\n");
+    out.push_str(".phase { font-size: 14px; font-weight: bold; }\n");
+    out.push_str(".meta { font-size: 11px; fill: #4a5568; }\n");
+    out.push_str(".svc { fill: #ffffff; stroke: #4a5568; stroke-width: 1.2; }\n");
+    out.push_str(".svc.job { fill: #f7fafc; stroke-dasharray: 5 3; }\n");
+    out.push_str(".svc.critical { fill: #fff5f5; stroke: #c62828; stroke-width: 2.8; }\n");
+    let _ = writeln!(
+        out,
+        ".name {{ font-family: {MONO}; font-size: {NAME_SIZE}px; text-anchor: middle; }}"
+    );
+    out.push_str(".critical-name { font-weight: bold; fill: #9b1c1c; }\n");
+    out.push_str(".edge { fill: none; stroke-width: 1.4; }\n");
+    out.push_str(".edge.optional { stroke-dasharray: 6 4; }\n");
+    for (class, colour) in CONDITION_COLOURS {
+        let _ = writeln!(out, ".{class} {{ stroke: {colour}; }}");
+        let _ = writeln!(out, "text.{class} {{ fill: {colour}; stroke: none; }}");
+    }
+    let _ = writeln!(
+        out,
+        ".cond {{ font-size: {LABEL_SIZE}px; text-anchor: middle; }}"
+    );
+    out.push_str(".cond-bg { fill: #ffffff; fill-opacity: 0.9; stroke: none; }\n");
+    out.push_str(".legend { font-size: 12px; fill: #2d3748; }\n");
+    out.push_str("</style>\n");
+    out.push_str("<defs>\n");
+    for (class, colour) in CONDITION_COLOURS {
+        let _ = writeln!(
+            out,
+            "<marker id=\"arrow-{class}\" viewBox=\"0 0 10 8\" refX=\"10\" refY=\"4\" markerWidth=\"10\" markerHeight=\"8\" markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 Z\" fill=\"{colour}\"/></marker>"
+        );
+    }
+    out.push_str("</defs>\n");
+    let _ = writeln!(
+        out,
+        "<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
+        num(width),
+        num(height)
+    );
+    let _ = writeln!(
+        out,
+        "<text class=\"title\" x=\"{}\" y=\"{}\">{}</text>",
+        num(left),
+        num(MARGIN + 18.0),
+        xml(&title)
+    );
+    let _ = writeln!(
+        out,
+        "<text class=\"subtitle\" x=\"{}\" y=\"{}\">{}</text>",
+        num(left),
+        num(MARGIN + 36.0),
+        xml(&subtitle)
+    );
+    let _ = writeln!(
+        out,
+        "<text class=\"note\" x=\"{}\" y=\"{}\">{}</text>",
+        num(left),
+        num(MARGIN + 51.0),
+        xml(note)
+    );
+
+    if view.nodes.is_empty() {
+        let _ = writeln!(
+            out,
+            "<text class=\"meta\" x=\"{}\" y=\"{}\">no enabled services</text>",
+            num(left),
+            num(band_top + 20.0)
+        );
+    }
+
+    // Phases.
+    out.push_str("<g class=\"phases\">\n");
+    for (phase, band) in view.phases.iter().zip(&layout.bands) {
+        let x = left + band.x;
+        out.push_str("<g>");
+        let mut tip = phase_label(phase);
+        if let Some(d) = phase.description {
+            tip.push_str(": ");
+            tip.push_str(d);
+        }
+        let _ = write!(out, "<title>{}</title>", xml(&tip));
+        let _ = write!(
+            out,
+            "<rect class=\"band\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"8\"/>",
+            num(x),
+            num(band_top),
+            num(band.width),
+            num(band_h)
+        );
+        let cx = x + band.width / 2.0;
+        let _ = write!(
+            out,
+            "<text class=\"phase\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            num(cx),
+            num(band_top + 22.0),
+            xml(&format!("phase {}", phase.name))
+        );
+        let _ = write!(
+            out,
+            "<text class=\"meta\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            num(cx),
+            num(band_top + 38.0),
+            xml(&phase_meta(phase))
+        );
+        out.push_str("</g>\n");
+    }
+    out.push_str("</g>\n");
+
+    // Boxes, in absolute coordinates.
+    let boxes: Vec<Rect> = view
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(v, _)| {
+            let item = &layout.items[v];
+            let col = &layout.columns[item.col];
+            let w = layout.widths[v];
+            Rect {
+                x: left + col.x + (col.width - w) / 2.0,
+                y: top + item.y - BOX_H / 2.0,
+                w,
+                h: BOX_H,
+            }
+        })
+        .collect();
+
+    // Edges, then their labels (over every edge, under the boxes).
+    let mut labels: Vec<(Rect, &'static str, &'static str)> = Vec::new();
+    let mut taken: Vec<Rect> = boxes
+        .iter()
+        .map(|b| Rect {
+            x: b.x - 3.0,
+            y: b.y - 3.0,
+            w: b.w + 6.0,
+            h: b.h + 6.0,
+        })
+        .collect();
+    out.push_str("<g class=\"edges\">\n");
+    for route in &layout.routes {
+        let edge = &view.edges[route.edge];
+        let (d, curves) = route_path(layout, route, &boxes, left, top);
+        let class = condition_class(edge.condition);
+        let from = view.nodes[edge.from].name;
+        let to = view.nodes[edge.to].name;
+        let mut tip = format!("{from} needs {to}");
+        if let Some(label) = edge.label() {
+            let _ = write!(tip, " ({label})");
+        }
+        if edge.optional {
+            tip.push_str(", optional");
+        }
+        let _ = writeln!(
+            out,
+            "<path class=\"edge {class}{}\" d=\"{d}\" marker-end=\"url(#arrow-{class})\"><title>{}</title></path>",
+            if edge.optional { " optional" } else { "" },
+            xml(&tip)
+        );
+        if let Some(label) = edge.label() {
+            let rect = label_spot(&curves, label, &taken);
+            taken.push(rect);
+            labels.push((rect, label, class));
+        }
+    }
+    out.push_str("</g>\n");
+    out.push_str("<g class=\"labels\">\n");
+    for (rect, label, class) in &labels {
+        let _ = writeln!(
+            out,
+            "<rect class=\"cond-bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/><text class=\"cond {class}\" x=\"{}\" y=\"{}\">{label}</text>",
+            num(rect.x),
+            num(rect.y),
+            num(rect.w),
+            num(rect.h),
+            num(rect.x + rect.w / 2.0),
+            num(rect.y + rect.h - 3.5)
+        );
+    }
+    out.push_str("</g>\n");
+
+    // Services.
+    out.push_str("<g class=\"services\">\n");
+    for (v, node) in view.nodes.iter().enumerate() {
+        let b = boxes[v];
+        let service = node.service;
+        let mut class = String::from("svc");
+        if service.job {
+            class.push_str(" job");
+        }
+        if service.critical {
+            class.push_str(" critical");
+        }
+        let rx = if service.job { BOX_H / 2.0 } else { 4.0 };
+        let mut tip = node.name.to_string();
+        if let Some(d) = &service.description {
+            tip.push_str(": ");
+            tip.push_str(d);
+        }
+        let mut flags = vec![format!("phase {}", view.phases[node.phase].name)];
+        if service.critical {
+            flags.push("critical".into());
+        }
+        if service.job {
+            flags.push("job".into());
+        }
+        let _ = write!(tip, " ({})", flags.join(", "));
+        let _ = writeln!(
+            out,
+            "<g><title>{}</title><rect class=\"{class}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{}\"/><text class=\"name{}\" x=\"{}\" y=\"{}\">{}</text></g>",
+            xml(&tip),
+            num(b.x),
+            num(b.y),
+            num(b.w),
+            num(b.h),
+            num(rx),
+            if service.critical {
+                " critical-name"
+            } else {
+                ""
+            },
+            num(b.x + b.w / 2.0),
+            num(b.y + b.h / 2.0 + NAME_SIZE * 0.35),
+            xml(node.name)
+        );
+    }
+    out.push_str("</g>\n");
+
+    draw_legend(&mut out, &legend, &legend_rows, left, legend_top);
+    out.push_str("</svg>\n");
+    out
+}
+
+const CONDITION_COLOURS: [(&str, &str); 3] = [
+    ("started", "#4a5568"),
+    ("healthy", "#2f855a"),
+    ("completed", "#2b6cb0"),
+];
+
+fn condition_class(c: Condition) -> &'static str {
+    c.as_str()
+}
+
+/// The path of a route as SVG path data, and the Bézier curves it is made of (for labels).
+/// Curves only run in the gaps between columns; inside a column a route is a straight lane.
+fn route_path(
+    layout: &Layout,
+    route: &Route,
+    boxes: &[Rect],
+    left: f64,
+    top: f64,
+) -> (String, Vec<[Point; 4]>) {
+    let items = &layout.items;
+    let first = route.chain[0];
+    let last = route.chain[route.chain.len() - 1];
+    let (src, dst) = match (items[first].kind, items[last].kind) {
+        (Kind::Node(a), Kind::Node(b)) => (boxes[a], boxes[b]),
+        _ => unreachable!("routes start and end at services"),
+    };
+    let col_left = |c: usize| left + layout.columns[c].x;
+    let col_right = |c: usize| left + layout.columns[c].x + layout.columns[c].width;
+    let (cf, ct) = (items[first].col, items[last].col);
+    let mut d = String::new();
+    let mut curves = Vec::new();
+
+    if cf == ct {
+        // Only a dependency cycle puts both ends in one column: loop out to the left.
+        let p0 = (src.x, route.start_y + top);
+        let p3 = (dst.x, route.end_y + top);
+        let bulge = 28.0 + (p0.1 - p3.1).abs() * 0.15;
+        let c = [p0, (p0.0 - bulge, p0.1), (p3.0 - bulge, p3.1), p3];
+        let _ = write!(d, "M{} C{} {} {}", pt(c[0]), pt(c[1]), pt(c[2]), pt(c[3]));
+        curves.push(c);
+        return (d, curves);
+    }
+
+    let leftward = ct < cf;
+    // Where the route leaves and enters each column it touches.
+    let (exit_x, enter_x): (Box<dyn Fn(usize) -> f64>, Box<dyn Fn(usize) -> f64>) = if leftward {
+        (Box::new(col_left), Box::new(col_right))
+    } else {
+        (Box::new(col_right), Box::new(col_left))
+    };
+    let start = (
+        if leftward { src.x } else { src.x + src.w },
+        route.start_y + top,
+    );
+    let end = (
+        if leftward { dst.x + dst.w } else { dst.x },
+        route.end_y + top,
+    );
+    let _ = write!(d, "M{}", pt(start));
+    let mut at = start;
+    let out_of_first = (exit_x(cf), start.1);
+    if (out_of_first.0 - at.0).abs() > 0.05 {
+        let _ = write!(d, " L{}", pt(out_of_first));
+        at = out_of_first;
+    }
+    let mut curve_to = |d: &mut String, at: &mut Point, to: Point| {
+        let dx = (to.0 - at.0) / 2.0;
+        let c = [*at, (at.0 + dx, at.1), (to.0 - dx, to.1), to];
+        let _ = write!(d, " C{} {} {}", pt(c[1]), pt(c[2]), pt(c[3]));
+        curves.push(c);
+        *at = to;
+    };
+    for &lane in &route.chain[1..route.chain.len() - 1] {
+        let c = items[lane].col;
+        let y = items[lane].y + top;
+        curve_to(&mut d, &mut at, (enter_x(c), y));
+        let out = (exit_x(c), y);
+        let _ = write!(d, " L{}", pt(out));
+        at = out;
+    }
+    let into_last = (enter_x(ct), end.1);
+    curve_to(&mut d, &mut at, into_last);
+    if (end.0 - at.0).abs() > 0.05 {
+        let _ = write!(d, " L{}", pt(end));
+    }
+    (d, curves)
+}
+
+/// A place for a condition label along the route's curves: near the dependent first, then
+/// further along, avoiding boxes and other labels; the middle of the first curve if all
+/// places are taken.
+fn label_spot(curves: &[[Point; 4]], label: &str, taken: &[Rect]) -> Rect {
+    let w = sans_width(label, LABEL_SIZE, false) + 6.0;
+    let h = LABEL_SIZE + 4.0;
+    let at = |p: Point| Rect {
+        x: p.0 - w / 2.0,
+        y: p.1 - h / 2.0,
+        w,
+        h,
+    };
+    let mut candidates = Vec::new();
+    for curve in curves.iter().take(1).chain(curves.iter().skip(1).rev()) {
+        for t in [0.5, 0.35, 0.65, 0.2, 0.8] {
+            candidates.push(at(bezier(curve, t)));
+        }
+    }
+    candidates
+        .iter()
+        .find(|r| taken.iter().all(|o| !r.overlaps(o)))
+        .or(candidates.first())
+        .copied()
+        .unwrap_or(Rect {
+            x: 0.0,
+            y: 0.0,
+            w,
+            h,
+        })
+}
+
+fn bezier(c: &[Point; 4], t: f64) -> Point {
+    let u = 1.0 - t;
+    let (a, b, cc, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+    (
+        a * c[0].0 + b * c[1].0 + cc * c[2].0 + d * c[3].0,
+        a * c[0].1 + b * c[1].1 + cc * c[2].1 + d * c[3].1,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legend
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+enum Symbol {
+    Service,
+    Critical,
+    Job,
+    Arrow(&'static str, bool),
+}
+
+fn legend_items() -> Vec<(Symbol, &'static str)> {
+    vec![
+        (Symbol::Service, "service"),
+        (Symbol::Critical, "critical service"),
+        (Symbol::Job, "job (runs to completion)"),
+        (
+            Symbol::Arrow("started", false),
+            "needs (waits until started)",
+        ),
+        (Symbol::Arrow("healthy", false), "waits until healthy"),
+        (Symbol::Arrow("completed", false), "waits until completed"),
+        (
+            Symbol::Arrow("started", true),
+            "optional (used when present)",
+        ),
+    ]
+}
+
+const SYMBOL_W: f64 = 40.0;
+const LEGEND_SPACING: f64 = 26.0;
+
+fn legend_width(text: &str) -> f64 {
+    SYMBOL_W + 8.0 + sans_width(text, 12.0, false)
+}
+
+/// Legend items in rows no wider than `max` (at least one item per row), and the widest row.
+fn flow(items: &[(Symbol, &'static str)], max: f64) -> (Vec<Vec<usize>>, f64) {
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    let mut row_w = 0.0;
+    let mut widest: f64 = 0.0;
+    for (k, (_, text)) in items.iter().enumerate() {
+        let w = legend_width(text);
+        match rows.last_mut() {
+            Some(row) if row_w + LEGEND_SPACING + w <= max => {
+                row.push(k);
+                row_w += LEGEND_SPACING + w;
+            }
+            _ => {
+                rows.push(vec![k]);
+                row_w = w;
+            }
+        }
+        widest = widest.max(row_w);
+    }
+    (rows, widest)
+}
+
+fn draw_legend(
+    out: &mut String,
+    items: &[(Symbol, &'static str)],
+    rows: &[Vec<usize>],
+    left: f64,
+    top: f64,
+) {
+    out.push_str("<g class=\"legend-items\">\n");
+    for (r, row) in rows.iter().enumerate() {
+        let cy = top + r as f64 * 26.0 + 10.0;
+        let mut x = left;
+        for &k in row {
+            let (symbol, text) = items[k];
+            match symbol {
+                Symbol::Service | Symbol::Critical | Symbol::Job => {
+                    let (class, rx) = match symbol {
+                        Symbol::Service => ("svc", 3.0),
+                        Symbol::Critical => ("svc critical", 3.0),
+                        _ => ("svc job", 9.0),
+                    };
+                    let _ = write!(
+                        out,
+                        "<rect class=\"{class}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\" rx=\"{}\"/>",
+                        num(x + 4.0),
+                        num(cy - 9.0),
+                        num(SYMBOL_W - 8.0),
+                        num(rx)
+                    );
+                }
+                Symbol::Arrow(class, optional) => {
+                    let _ = write!(
+                        out,
+                        "<path class=\"edge {class}{}\" d=\"M{} L{}\" marker-end=\"url(#arrow-{class})\"/>",
+                        if optional { " optional" } else { "" },
+                        pt((x + SYMBOL_W, cy)),
+                        pt((x + 2.0, cy))
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "<text class=\"legend\" x=\"{}\" y=\"{}\">{}</text>",
+                num(x + SYMBOL_W + 8.0),
+                num(cy + 4.0),
+                xml(text)
+            );
+            x += legend_width(text) + LEGEND_SPACING;
+        }
+    }
+    out.push_str("</g>\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text
+// ---------------------------------------------------------------------------------------------
+
+fn phase_label(phase: &super::PhaseView) -> String {
+    phase.label()
+}
+
+/// `order 1 · timeout 90s` under the phase name.
+fn phase_meta(phase: &super::PhaseView) -> String {
+    match phase.order {
+        Some(order) => format!(
+            "order {order} \u{b7} timeout {}",
+            timeout_text(phase.timeout)
+        ),
+        None => format!("timeout {}", timeout_text(phase.timeout)),
+    }
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn box_width(name: &str) -> f64 {
+    (name.chars().count() as f64 * NAME_SIZE * MONO_EM + 2.0 * BOX_PAD).max(BOX_MIN_W)
+}
+
+/// An estimate of the width of `text` in the sans-serif font, on the generous side
+/// (DejaVu Sans, the widest common default, is what the numbers follow).
+fn sans_width(text: &str, size: f64, bold: bool) -> f64 {
+    let ems: f64 = text
+        .chars()
+        .map(|c| match c {
+            'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | 'I' | '\u{b7}' => 0.3,
+            'f' | 't' | 'r' | ' ' | '(' | ')' | '[' | ']' | '-' | '/' => 0.42,
+            'm' | 'w' | 'M' | 'W' | '@' => 0.98,
+            'A'..='Z' => 0.74,
+            _ => 0.64,
+        })
+        .sum();
+    ems * size * if bold { 1.1 } else { 1.0 }
+}
+
+/// XML character data and attribute values.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Not allowed in XML 1.0 at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A coordinate with one decimal; `-0.0` is written as `0.0` so output never depends on
+/// the sign of a zero.
+fn num(v: f64) -> String {
+    let s = format!("{v:.1}");
+    if s == "-0.0" { "0.0".into() } else { s }
+}
+
+fn pt(p: Point) -> String {
+    format!("{},{}", num(p.0), num(p.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_keeps_order_and_spacing() {
+        let ys = pack(&[10.0, 10.0, 10.0], &[0.0, 20.0, 20.0]);
+        assert_eq!(ys, vec![-10.0, 10.0, 30.0]);
+        let ys = pack(&[0.0, 100.0], &[0.0, 20.0]);
+        assert_eq!(ys, vec![0.0, 100.0]);
+        let ys = pack(&[50.0, 0.0], &[0.0, 10.0]);
+        assert_eq!(ys, vec![20.0, 30.0]);
+    }
+
+    #[test]
+    fn numbers_are_stable() {
+        assert_eq!(num(-0.01), "0.0");
+        assert_eq!(num(12.345), "12.3");
+        assert_eq!(pt((1.0, -2.25)), "1.0,-2.2");
+    }
+
+    #[test]
+    fn xml_escapes_markup() {
+        assert_eq!(xml("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+        assert_eq!(xml("bell\u{7}"), "bell\u{fffd}");
+    }
+}
