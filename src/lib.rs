@@ -6,6 +6,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod examples;
 pub mod fsutil;
+pub mod generate;
 pub mod graph;
 pub mod registry;
 pub mod render;

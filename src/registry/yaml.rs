@@ -165,6 +165,7 @@ fn parse_text(file: &SourceFile, text: &str) -> Result<Node, SyntaxError> {
     let mut builder = TreeBuilder {
         file,
         anchors: HashMap::new(),
+        expanded: 0,
         stack: Vec::new(),
         root: None,
     };
@@ -221,7 +222,10 @@ enum Frame {
 
 struct TreeBuilder<'f> {
     file: &'f SourceFile,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes created by alias expansion so far; bounded so a few lines of nested aliases
+    /// (a "billion laughs" document) cannot exhaust memory.
+    expanded: usize,
     stack: Vec<Frame>,
     root: Option<Node>,
 }
@@ -239,17 +243,26 @@ impl TreeBuilder<'_> {
                     tag: tag.filter(|t| !is_core_tag(t)),
                 };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push(node)?;
             }
             Event::Alias(id) => {
-                let Some(node) = self.anchors.get(&id).cloned() else {
+                let Some((node, size)) = self.anchors.get(&id).cloned() else {
                     return Err(SyntaxError {
                         message: "alias refers to an unknown anchor".into(),
                         span,
                     });
                 };
+                self.expanded += size;
+                if self.expanded > MAX_ALIAS_EXPANSION {
+                    return Err(SyntaxError {
+                        message: format!(
+                            "aliases expand to more than {MAX_ALIAS_EXPANSION} nodes; a registry never needs that many"
+                        ),
+                        span,
+                    });
+                }
                 // The alias points at its own text, so errors inside it name the use site.
                 let node = Node { span, ..node };
                 self.push(node)?;
@@ -291,7 +304,8 @@ impl TreeBuilder<'_> {
                     tag: tag.filter(|t| !is_core_tag(t)),
                 };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors
+                        .insert(anchor, (node.clone(), count_nodes(&node)));
                 }
                 self.push(node)?;
             }
@@ -343,6 +357,20 @@ impl TreeBuilder<'_> {
             end = trimmed.len();
         }
         end.max(start)
+    }
+}
+
+/// The most nodes alias expansion may create in one document.
+const MAX_ALIAS_EXPANSION: usize = 100_000;
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count_nodes).sum(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| count_nodes(k) + count_nodes(v))
+            .sum(),
+        _ => 0,
     }
 }
 
@@ -551,6 +579,17 @@ mod tests {
             .map(|e| file.line_col(e.span.start).0)
             .collect();
         assert_eq!(lines, vec![2, 5]);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        let err = parse(&SourceFile::new("t", text.as_str())).unwrap_err();
+        assert!(err.message.contains("aliases expand"), "{}", err.message);
     }
 
     #[test]

@@ -6,38 +6,48 @@
 //! - inside a phase, a service stands one column right of the deepest service it needs in
 //!   the same phase (longest path), so every arrow inside a phase points left, as arrows
 //!   into earlier phases do; a column taller than a few rows is wrapped into sub-columns;
-//! - an edge that spans columns passes through each column in between on a lane of its own,
-//!   so curves only run in the gaps between columns and never cross a box;
+//! - edges into one service that wait for the same condition form a bundle: they meet in one
+//!   arrowhead, carry one condition label, and share one lane through every column they
+//!   cross on the way, so curves only run in the gaps between columns and never cross a box;
 //! - the order inside each column comes from barycenter sweeps (the ordering with the fewest
 //!   crossings is kept), and heights from a least-squares placement that pulls each box
 //!   toward its neighbours while keeping the minimum spacing.
 //!
-//! Every number is written with one decimal, from computations that do not depend on
-//! anything but the registry, so the same registry always gives the same bytes.
+//! Every number is written with one decimal, from computations that depend on nothing but
+//! the registry, so the same registry always gives the same bytes.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use super::{View, timeout_text};
+use super::{PhaseView, View, timeout_text};
 use crate::registry::model::{Condition, Registry};
 
 const MARGIN: f64 = 24.0;
-/// Title and subtitle above the phases.
+/// Title, subtitle and reading note above the phases.
 const TITLE_H: f64 = 58.0;
-/// Phase name and its order and timeout, at the top of each band.
+/// Phase name, order and timeout at the top of each band.
 const HEADER_H: f64 = 48.0;
 const BAND_PAD: f64 = 18.0;
 const BAND_GAP: f64 = 26.0;
-/// Between the columns of one phase: room for the curves and their labels.
-const COL_GAP: f64 = 76.0;
-const BOX_H: f64 = 30.0;
+/// Between the columns of one phase, at least.
+const COL_GAP: f64 = 60.0;
+/// The horizontal room a curve needs between two columns, besides label stubs.
+const CURVE_ROOM: f64 = 44.0;
+const BOX_H: f64 = 32.0;
 const BOX_PAD: f64 = 12.0;
 const BOX_MIN_W: f64 = 72.0;
 const NODE_GAP: f64 = 16.0;
-/// Between two edges passing through a column, and between such an edge and a box.
+/// Between two lanes in a column, and between a lane and a box.
 const LANE_GAP: f64 = 7.0;
 const LANE_BOX_GAP: f64 = 10.0;
+/// Vertical distance between two edges meeting a box side, and around a labelled one.
+const PORT_STEP: f64 = 6.0;
+const LABEL_STEP: f64 = 13.0;
 const NAME_SIZE: f64 = 13.0;
 const LABEL_SIZE: f64 = 10.0;
+const LABEL_H: f64 = 12.0;
+/// Room for the arrowhead between a box and the label of the edges entering it.
+const ARROW_ROOM: f64 = 13.0;
 /// Advance of one character of the monospace font, in ems (DejaVu Sans Mono, Menlo and
 /// Consolas are all close to 0.6).
 const MONO_EM: f64 = 0.61;
@@ -64,7 +74,7 @@ pub fn svg(reg: &Registry) -> String {
 enum Kind {
     /// A service (index into `View::nodes`).
     Node(usize),
-    /// Where a route passes through a column.
+    /// Where a bundle passes through a column.
     Lane,
 }
 
@@ -86,16 +96,34 @@ struct Column {
     /// Left edge, relative to the left of the drawing area.
     x: f64,
     width: f64,
+    /// How far the straight ends of labelled bundles reach out of the column, on its left
+    /// and on its right.
+    stub: [f64; 2],
+}
+
+/// Edges into one service, from the same side, waiting for the same condition (optional
+/// edges and loops are bundles of their own): one arrowhead, one label.
+#[derive(Debug, Clone)]
+struct Bundle {
+    /// The item of the dependency.
+    target: usize,
+    /// Whether the edges enter the target's box on its right side.
+    right: bool,
+    /// Both ends in one column (only in a dependency cycle).
+    looped: bool,
+    label: Option<&'static str>,
+    routes: Vec<usize>,
+    port_y: f64,
 }
 
 /// One drawn edge: the items it runs through, dependent first, dependency last.
 #[derive(Debug, Clone)]
 struct Route {
     edge: usize,
+    bundle: usize,
     chain: Vec<usize>,
-    /// Port heights at the dependent and at the dependency.
+    /// Height of the port at the dependent.
     start_y: f64,
-    end_y: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +136,7 @@ struct Layout {
     items: Vec<Item>,
     columns: Vec<Column>,
     routes: Vec<Route>,
+    bundles: Vec<Bundle>,
     /// One per phase of the view.
     bands: Vec<Band>,
     /// Box width per node.
@@ -121,13 +150,14 @@ impl Layout {
     fn new(view: &View) -> Layout {
         let widths: Vec<f64> = view.nodes.iter().map(|n| box_width(n.name)).collect();
         let (mut items, mut columns) = columns(view);
-        let routes = routes(view, &mut items, &mut columns);
+        let (routes, bundles) = routes(view, &mut items, &mut columns);
         let links = links(&items, &routes);
         order(&items, &mut columns, &links);
         let mut layout = Layout {
             items,
             columns,
             routes,
+            bundles,
             bands: Vec::new(),
             widths,
             width: 0.0,
@@ -143,11 +173,17 @@ impl Layout {
         matches!(self.items[item].kind, Kind::Node(_))
     }
 
-    /// Columns left to right, bands around the columns of each phase, wide enough for the
-    /// phase header.
+    /// Left or right edge of a column, in drawing-area coordinates.
+    fn edge_x(&self, col: usize, right: bool) -> f64 {
+        let c = &self.columns[col];
+        if right { c.x + c.width } else { c.x }
+    }
+
+    /// Columns left to right, with room for label stubs between them; bands around the
+    /// columns of each phase, wide enough for the phase header.
     fn place_x(&mut self, view: &View) {
-        for column in &mut self.columns {
-            column.width = column
+        for c in 0..self.columns.len() {
+            self.columns[c].width = self.columns[c]
                 .items
                 .iter()
                 .filter_map(|&i| match self.items[i].kind {
@@ -156,28 +192,50 @@ impl Layout {
                 })
                 .fold(0.0, f64::max);
         }
+        for b in 0..self.bundles.len() {
+            let bundle = &self.bundles[b];
+            if let (Some(label), false) = (bundle.label, bundle.looped) {
+                let stub = ARROW_ROOM + label_width(label) + 8.0;
+                let col = self.items[bundle.target].col;
+                let side = &mut self.columns[col].stub[usize::from(bundle.right)];
+                *side = side.max(stub);
+            }
+        }
+        let between = |a: &Column, b: &Column| a.stub[1] + b.stub[0] + CURVE_ROOM;
         let mut x = 0.0;
+        let mut previous: Option<usize> = None;
         for (p, phase) in view.phases.iter().enumerate() {
             let cols: Vec<usize> = (0..self.columns.len())
                 .filter(|&c| self.columns[c].phase == p)
                 .collect();
-            let inner: f64 = cols.iter().map(|&c| self.columns[c].width).sum::<f64>()
-                + COL_GAP * cols.len().saturating_sub(1) as f64;
+            let mut offsets = Vec::with_capacity(cols.len());
+            let mut inner = 0.0;
+            for (k, &c) in cols.iter().enumerate() {
+                if k > 0 {
+                    inner += COL_GAP.max(between(&self.columns[cols[k - 1]], &self.columns[c]));
+                }
+                offsets.push(inner);
+                inner += self.columns[c].width;
+            }
+            if let (Some(last), Some(&first)) = (previous, cols.first()) {
+                let needed = between(&self.columns[last], &self.columns[first]);
+                x += (needed - 2.0 * BAND_PAD).max(BAND_GAP);
+            }
             let header = sans_width(&format!("phase {}", phase.name), 14.0, true).max(sans_width(
                 &phase_meta(phase),
                 11.0,
                 false,
             ));
             let width = inner.max(header) + 2.0 * BAND_PAD;
-            let mut cx = x + (width - inner) / 2.0;
-            for &c in &cols {
-                self.columns[c].x = cx;
-                cx += self.columns[c].width + COL_GAP;
+            let start = x + (width - inner) / 2.0;
+            for (&c, offset) in cols.iter().zip(offsets) {
+                self.columns[c].x = start + offset;
             }
             self.bands.push(Band { x, width });
-            x += width + BAND_GAP;
+            x += width;
+            previous = cols.last().copied().or(previous);
         }
-        self.width = (x - BAND_GAP).max(0.0);
+        self.width = x;
     }
 
     /// Heights: start stacked and centred, then alternate sweeps that pull every item
@@ -267,43 +325,66 @@ impl Layout {
     }
 
     /// Spreads the edges that meet a box side over its height, in the order of where they
-    /// come from, so they do not all meet in one point and do not cross at the box.
+    /// come from, so they neither meet in one point nor cross at the box; labelled bundles
+    /// get room for their label.
     fn place_ports(&mut self) {
-        // (item, side is right) -> [(other end height, route, is start)]
-        let mut sides: std::collections::BTreeMap<(usize, bool), Vec<(f64, usize, bool)>> =
-            std::collections::BTreeMap::new();
+        #[derive(Clone, Copy)]
+        enum End {
+            Start(usize),
+            Bundle(usize),
+        }
+        // (item, right side) -> [(height of the other end, what)]
+        let mut sides: BTreeMap<(usize, bool), Vec<(f64, End)>> = BTreeMap::new();
         for (r, route) in self.routes.iter().enumerate() {
             let (first, next) = (route.chain[0], route.chain[1]);
-            let (prev, last) = (
-                route.chain[route.chain.len() - 2],
-                route.chain[route.chain.len() - 1],
-            );
-            let start_right = self.items[next].col > self.items[first].col;
-            let end_right = self.items[prev].col > self.items[last].col;
+            let right = self.items[next].col > self.items[first].col;
             sides
-                .entry((first, start_right))
+                .entry((first, right))
                 .or_default()
-                .push((self.items[next].y, r, true));
+                .push((self.items[next].y, End::Start(r)));
+        }
+        for (b, bundle) in self.bundles.iter().enumerate() {
+            let from: Vec<f64> = bundle
+                .routes
+                .iter()
+                .map(|&r| {
+                    let chain = &self.routes[r].chain;
+                    self.items[chain[chain.len() - 2]].y
+                })
+                .collect();
+            let y = from.iter().sum::<f64>() / from.len().max(1) as f64;
             sides
-                .entry((last, end_right))
+                .entry((bundle.target, bundle.right))
                 .or_default()
-                .push((self.items[prev].y, r, false));
+                .push((y, End::Bundle(b)));
         }
         for ((item, _), mut ends) in sides {
-            ends.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-            let n = ends.len();
-            let step = if n > 1 {
-                ((BOX_H - 10.0) / (n - 1) as f64).min(6.0)
-            } else {
-                0.0
+            ends.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let labelled = |e: &End| match e {
+                End::Bundle(b) => self.bundles[*b].label.is_some(),
+                End::Start(_) => false,
             };
-            let centre = self.items[item].y;
-            for (k, (_, r, start)) in ends.into_iter().enumerate() {
-                let y = centre + (k as f64 - (n - 1) as f64 / 2.0) * step;
-                if start {
-                    self.routes[r].start_y = y;
-                } else {
-                    self.routes[r].end_y = y;
+            let steps: Vec<f64> = ends
+                .windows(2)
+                .map(|w| {
+                    if labelled(&w[0].1) || labelled(&w[1].1) {
+                        LABEL_STEP
+                    } else {
+                        PORT_STEP
+                    }
+                })
+                .collect();
+            let span: f64 = steps.iter().sum();
+            let room = BOX_H - 8.0;
+            let scale = if span > room { room / span } else { 1.0 };
+            let mut y = self.items[item].y - span * scale / 2.0;
+            for (k, (_, end)) in ends.into_iter().enumerate() {
+                if k > 0 {
+                    y += steps[k - 1] * scale;
+                }
+                match end {
+                    End::Start(r) => self.routes[r].start_y = y,
+                    End::Bundle(b) => self.bundles[b].port_y = y,
                 }
             }
         }
@@ -334,8 +415,7 @@ fn columns(view: &View) -> (Vec<Item>, Vec<Column>) {
     }
 
     let max_rows = ((n as f64).sqrt() * 1.6).ceil().max(8.0) as usize;
-    let mut items = Vec::with_capacity(n);
-    let mut cols: Vec<Column> = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     let mut col_of = vec![0usize; n];
     for (p, phase) in view.phases.iter().enumerate() {
         let layers = phase.nodes.iter().map(|&v| layer[v]).max().unwrap_or(0);
@@ -356,32 +436,34 @@ fn columns(view: &View) -> (Vec<Item>, Vec<Column>) {
             let (base, extra) = (members.len() / parts, members.len() % parts);
             let mut rest = members.as_slice();
             for k in 0..parts {
-                let size = base + usize::from(k < extra);
-                let (part, tail) = rest.split_at(size);
+                let (part, tail) = rest.split_at(base + usize::from(k < extra));
                 rest = tail;
                 let mut part = part.to_vec();
                 part.sort_unstable();
                 for &v in &part {
-                    col_of[v] = cols.len();
+                    col_of[v] = columns.len();
                 }
-                cols.push(Column {
+                columns.push(Column {
                     phase: p,
                     items: part,
                     x: 0.0,
                     width: 0.0,
+                    stub: [0.0; 2],
                 });
             }
         }
     }
-    for (v, &col) in col_of.iter().enumerate() {
-        items.push(Item {
+    let items = col_of
+        .iter()
+        .enumerate()
+        .map(|(v, &col)| Item {
             kind: Kind::Node(v),
             col,
             y: 0.0,
             h: BOX_H,
-        });
-    }
-    (items, cols)
+        })
+        .collect();
+    (items, columns)
 }
 
 /// Longest path to a service without dependencies in the phase; an edge that closes a
@@ -395,9 +477,7 @@ fn depth(v: usize, inside: &[Vec<usize>], layer: &mut [usize], state: &mut [u8])
     state[v] = 1;
     let mut l = 0;
     for &d in &inside[v] {
-        if d != v
-            && let Some(dl) = depth(d, inside, layer, state)
-        {
+        if let Some(dl) = depth(d, inside, layer, state) {
             l = l.max(dl + 1);
         }
     }
@@ -406,50 +486,74 @@ fn depth(v: usize, inside: &[Vec<usize>], layer: &mut [usize], state: &mut [u8])
     Some(l)
 }
 
-/// One route per edge (self-loops are not drawn), with a lane in every column it crosses.
-fn routes(view: &View, items: &mut Vec<Item>, columns: &mut [Column]) -> Vec<Route> {
-    let mut routes = Vec::new();
+/// One route per edge (self-loops are not drawn), bundled by target, side and condition,
+/// with one lane per bundle in every column the bundle crosses.
+fn routes(view: &View, items: &mut Vec<Item>, columns: &mut [Column]) -> (Vec<Route>, Vec<Bundle>) {
+    let mut routes: Vec<Route> = Vec::new();
+    let mut bundles: Vec<Bundle> = Vec::new();
+    let mut bundle_of: HashMap<(usize, bool, Condition, Option<usize>), usize> = HashMap::new();
+    let mut lane_of: HashMap<(usize, usize), usize> = HashMap::new();
     for (e, edge) in view.edges.iter().enumerate() {
         if edge.from == edge.to {
             continue;
         }
         let (from, to) = (edge.from, edge.to);
         let (cf, ct) = (items[from].col, items[to].col);
-        let mut chain = vec![from];
+        let right = ct < cf;
+        let looped = ct == cf;
+        // Dashes of overlapping paths would not line up: optional edges stay apart.
+        let alone = (edge.optional || looped).then_some(e);
+        let b = *bundle_of
+            .entry((to, right, edge.condition, alone))
+            .or_insert_with(|| {
+                bundles.push(Bundle {
+                    target: to,
+                    right,
+                    looped,
+                    label: edge.label(),
+                    routes: Vec::new(),
+                    port_y: 0.0,
+                });
+                bundles.len() - 1
+            });
         let between: Vec<usize> = if cf > ct {
             (ct + 1..cf).rev().collect()
         } else {
             (cf + 1..ct).collect()
         };
+        let mut chain = vec![from];
         for c in between {
-            let lane = items.len();
-            items.push(Item {
-                kind: Kind::Lane,
-                col: c,
-                y: 0.0,
-                h: 0.0,
+            let lane = *lane_of.entry((b, c)).or_insert_with(|| {
+                items.push(Item {
+                    kind: Kind::Lane,
+                    col: c,
+                    y: 0.0,
+                    h: 0.0,
+                });
+                columns[c].items.push(items.len() - 1);
+                items.len() - 1
             });
-            columns[c].items.push(lane);
             chain.push(lane);
         }
         chain.push(to);
+        bundles[b].routes.push(routes.len());
         routes.push(Route {
             edge: e,
+            bundle: b,
             chain,
             start_y: 0.0,
-            end_y: 0.0,
         });
     }
-    routes
+    (routes, bundles)
 }
 
-/// Neighbours of each item in adjacent columns, along the routes.
+/// Neighbours of each item in adjacent columns, along the routes, each once.
 fn links(items: &[Item], routes: &[Route]) -> Vec<Vec<usize>> {
-    let mut links = vec![Vec::new(); items.len()];
+    let mut links: Vec<Vec<usize>> = vec![Vec::new(); items.len()];
     for route in routes {
         for pair in route.chain.windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            if items[a].col.abs_diff(items[b].col) == 1 {
+            if items[a].col.abs_diff(items[b].col) == 1 && !links[a].contains(&b) {
                 links[a].push(b);
                 links[b].push(a);
             }
@@ -462,15 +566,12 @@ fn links(items: &[Item], routes: &[Route]) -> Vec<Vec<usize>> {
 fn order(items: &[Item], columns: &mut [Column], links: &[Vec<usize>]) {
     let n = columns.len();
     let mut pos = vec![0.0f64; items.len()];
-    let set_pos = |columns: &[Column], pos: &mut [f64]| {
-        for col in columns {
-            let len = col.items.len() as f64;
-            for (k, &i) in col.items.iter().enumerate() {
-                pos[i] = (k as f64 + 0.5) / len;
-            }
+    for col in columns.iter() {
+        let len = col.items.len() as f64;
+        for (k, &i) in col.items.iter().enumerate() {
+            pos[i] = (k as f64 + 0.5) / len;
         }
-    };
-    set_pos(columns, &mut pos);
+    }
     let mut best: Vec<Vec<usize>> = columns.iter().map(|c| c.items.clone()).collect();
     let mut best_crossings = crossings(items, columns, links);
     for sweep in 0..SWEEPS {
@@ -596,12 +697,6 @@ struct Rect {
     h: f64,
 }
 
-impl Rect {
-    fn overlaps(&self, o: &Rect) -> bool {
-        self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
-    }
-}
-
 type Point = (f64, f64);
 
 fn draw(view: &View, layout: &Layout) -> String {
@@ -649,71 +744,26 @@ fn draw(view: &View, layout: &Layout) -> String {
         "<title>{}</title>",
         xml(&format!("{title}: {subtitle}"))
     );
-    out.push_str("<style>\n");
-    let _ = writeln!(out, "text {{ font-family: {SANS}; fill: #1a202c; }}");
-    out.push_str(".title { font-size: 18px; font-weight: bold; }\n");
-    out.push_str(".subtitle { font-size: 12px; fill: #4a5568; }\n");
-    out.push_str(".note { font-size: 11px; fill: #718096; }\n");
-    out.push_str(".band { fill: #f4f7fb; stroke: #d5dee9; stroke-width: 1; }\n");
-    out.push_str(".phase { font-size: 14px; font-weight: bold; }\n");
-    out.push_str(".meta { font-size: 11px; fill: #4a5568; }\n");
-    out.push_str(".svc { fill: #ffffff; stroke: #4a5568; stroke-width: 1.2; }\n");
-    out.push_str(".svc.job { fill: #f7fafc; stroke-dasharray: 5 3; }\n");
-    out.push_str(".svc.critical { fill: #fff5f5; stroke: #c62828; stroke-width: 2.8; }\n");
-    let _ = writeln!(
-        out,
-        ".name {{ font-family: {MONO}; font-size: {NAME_SIZE}px; text-anchor: middle; }}"
-    );
-    out.push_str(".critical-name { font-weight: bold; fill: #9b1c1c; }\n");
-    out.push_str(".edge { fill: none; stroke-width: 1.4; }\n");
-    out.push_str(".edge.optional { stroke-dasharray: 6 4; }\n");
-    for (class, colour) in CONDITION_COLOURS {
-        let _ = writeln!(out, ".{class} {{ stroke: {colour}; }}");
-        let _ = writeln!(out, "text.{class} {{ fill: {colour}; stroke: none; }}");
-    }
-    let _ = writeln!(
-        out,
-        ".cond {{ font-size: {LABEL_SIZE}px; text-anchor: middle; }}"
-    );
-    out.push_str(".cond-bg { fill: #ffffff; fill-opacity: 0.9; stroke: none; }\n");
-    out.push_str(".legend { font-size: 12px; fill: #2d3748; }\n");
-    out.push_str("</style>\n");
-    out.push_str("<defs>\n");
-    for (class, colour) in CONDITION_COLOURS {
-        let _ = writeln!(
-            out,
-            "<marker id=\"arrow-{class}\" viewBox=\"0 0 10 8\" refX=\"10\" refY=\"4\" markerWidth=\"10\" markerHeight=\"8\" markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 Z\" fill=\"{colour}\"/></marker>"
-        );
-    }
-    out.push_str("</defs>\n");
+    style(&mut out);
     let _ = writeln!(
         out,
         "<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
         num(width),
         num(height)
     );
-    let _ = writeln!(
-        out,
-        "<text class=\"title\" x=\"{}\" y=\"{}\">{}</text>",
-        num(left),
-        num(MARGIN + 18.0),
-        xml(&title)
-    );
-    let _ = writeln!(
-        out,
-        "<text class=\"subtitle\" x=\"{}\" y=\"{}\">{}</text>",
-        num(left),
-        num(MARGIN + 36.0),
-        xml(&subtitle)
-    );
-    let _ = writeln!(
-        out,
-        "<text class=\"note\" x=\"{}\" y=\"{}\">{}</text>",
-        num(left),
-        num(MARGIN + 51.0),
-        xml(note)
-    );
-
+    for (class, y, text) in [
+        ("title", MARGIN + 18.0, title.as_str()),
+        ("subtitle", MARGIN + 36.0, subtitle.as_str()),
+        ("note", MARGIN + 51.0, note),
+    ] {
+        let _ = writeln!(
+            out,
+            "<text class=\"{class}\" x=\"{}\" y=\"{}\">{}</text>",
+            num(left),
+            num(y),
+            xml(text)
+        );
+    }
     if view.nodes.is_empty() {
         let _ = writeln!(
             out,
@@ -723,50 +773,35 @@ fn draw(view: &View, layout: &Layout) -> String {
         );
     }
 
-    // Phases.
     out.push_str("<g class=\"phases\">\n");
     for (phase, band) in view.phases.iter().zip(&layout.bands) {
         let x = left + band.x;
-        out.push_str("<g>");
-        let mut tip = phase_label(phase);
+        let cx = x + band.width / 2.0;
+        let mut tip = phase.label();
         if let Some(d) = phase.description {
             tip.push_str(": ");
             tip.push_str(d);
         }
-        let _ = write!(out, "<title>{}</title>", xml(&tip));
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<rect class=\"band\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"8\"/>",
+            "<g><title>{}</title><rect class=\"band\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"8\"/><text class=\"phase\" x=\"{}\" y=\"{}\">{}</text><text class=\"meta\" x=\"{}\" y=\"{}\">{}</text></g>",
+            xml(&tip),
             num(x),
             num(band_top),
             num(band.width),
-            num(band_h)
-        );
-        let cx = x + band.width / 2.0;
-        let _ = write!(
-            out,
-            "<text class=\"phase\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            num(band_h),
             num(cx),
             num(band_top + 22.0),
-            xml(&format!("phase {}", phase.name))
-        );
-        let _ = write!(
-            out,
-            "<text class=\"meta\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            xml(&format!("phase {}", phase.name)),
             num(cx),
             num(band_top + 38.0),
             xml(&phase_meta(phase))
         );
-        out.push_str("</g>\n");
     }
     out.push_str("</g>\n");
 
-    // Boxes, in absolute coordinates.
-    let boxes: Vec<Rect> = view
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(v, _)| {
+    let boxes: Vec<Rect> = (0..view.nodes.len())
+        .map(|v| {
             let item = &layout.items[v];
             let col = &layout.columns[item.col];
             let w = layout.widths[v];
@@ -779,25 +814,19 @@ fn draw(view: &View, layout: &Layout) -> String {
         })
         .collect();
 
-    // Edges, then their labels (over every edge, under the boxes).
-    let mut labels: Vec<(Rect, &'static str, &'static str)> = Vec::new();
-    let mut taken: Vec<Rect> = boxes
-        .iter()
-        .map(|b| Rect {
-            x: b.x - 3.0,
-            y: b.y - 3.0,
-            w: b.w + 6.0,
-            h: b.h + 6.0,
-        })
-        .collect();
     out.push_str("<g class=\"edges\">\n");
+    let mut loop_labels: Vec<Option<Point>> = vec![None; layout.bundles.len()];
     for route in &layout.routes {
         let edge = &view.edges[route.edge];
-        let (d, curves) = route_path(layout, route, &boxes, left, top);
-        let class = condition_class(edge.condition);
-        let from = view.nodes[edge.from].name;
-        let to = view.nodes[edge.to].name;
-        let mut tip = format!("{from} needs {to}");
+        let (d, middle) = route_path(layout, route, &boxes, left, top);
+        if middle.is_some() {
+            loop_labels[route.bundle] = middle;
+        }
+        let class = edge.condition.as_str();
+        let mut tip = format!(
+            "{} needs {}",
+            view.nodes[edge.from].name, view.nodes[edge.to].name
+        );
         if let Some(label) = edge.label() {
             let _ = write!(tip, " ({label})");
         }
@@ -810,52 +839,59 @@ fn draw(view: &View, layout: &Layout) -> String {
             if edge.optional { " optional" } else { "" },
             xml(&tip)
         );
-        if let Some(label) = edge.label() {
-            let rect = label_spot(&curves, label, &taken);
-            taken.push(rect);
-            labels.push((rect, label, class));
-        }
     }
     out.push_str("</g>\n");
+
     out.push_str("<g class=\"labels\">\n");
-    for (rect, label, class) in &labels {
+    for (b, bundle) in layout.bundles.iter().enumerate() {
+        let Some(label) = bundle.label else { continue };
+        let w = label_width(label);
+        let centre = match loop_labels[b] {
+            Some(p) => p,
+            None => {
+                let col = layout.items[bundle.target].col;
+                let out_x = if bundle.right { 1.0 } else { -1.0 };
+                (
+                    left + layout.edge_x(col, bundle.right) + out_x * (ARROW_ROOM + w / 2.0),
+                    top + bundle.port_y,
+                )
+            }
+        };
+        let class = match label {
+            "completed" => "completed",
+            _ => "healthy",
+        };
         let _ = writeln!(
             out,
             "<rect class=\"cond-bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/><text class=\"cond {class}\" x=\"{}\" y=\"{}\">{label}</text>",
-            num(rect.x),
-            num(rect.y),
-            num(rect.w),
-            num(rect.h),
-            num(rect.x + rect.w / 2.0),
-            num(rect.y + rect.h - 3.5)
+            num(centre.0 - w / 2.0),
+            num(centre.1 - LABEL_H / 2.0),
+            num(w),
+            num(LABEL_H),
+            num(centre.0),
+            num(centre.1 + LABEL_SIZE * 0.35)
         );
     }
     out.push_str("</g>\n");
 
-    // Services.
     out.push_str("<g class=\"services\">\n");
     for (v, node) in view.nodes.iter().enumerate() {
         let b = boxes[v];
         let service = node.service;
         let mut class = String::from("svc");
+        let mut flags = vec![format!("phase {}", view.phases[node.phase].name)];
         if service.job {
             class.push_str(" job");
+            flags.push("job".into());
         }
         if service.critical {
             class.push_str(" critical");
+            flags.push("critical".into());
         }
-        let rx = if service.job { BOX_H / 2.0 } else { 4.0 };
         let mut tip = node.name.to_string();
         if let Some(d) = &service.description {
             tip.push_str(": ");
             tip.push_str(d);
-        }
-        let mut flags = vec![format!("phase {}", view.phases[node.phase].name)];
-        if service.critical {
-            flags.push("critical".into());
-        }
-        if service.job {
-            flags.push("job".into());
         }
         let _ = write!(tip, " ({})", flags.join(", "));
         let _ = writeln!(
@@ -866,7 +902,7 @@ fn draw(view: &View, layout: &Layout) -> String {
             num(b.y),
             num(b.w),
             num(b.h),
-            num(rx),
+            num(if service.job { BOX_H / 2.0 } else { 4.0 }),
             if service.critical {
                 " critical-name"
             } else {
@@ -890,117 +926,117 @@ const CONDITION_COLOURS: [(&str, &str); 3] = [
     ("completed", "#2b6cb0"),
 ];
 
-fn condition_class(c: Condition) -> &'static str {
-    c.as_str()
+/// The stylesheet and the arrowheads (one per condition colour).
+fn style(out: &mut String) {
+    out.push_str("<style>\n");
+    let _ = writeln!(out, "text {{ font-family: {SANS}; fill: #1a202c; }}");
+    out.push_str(".title { font-size: 18px; font-weight: bold; }\n");
+    out.push_str(".subtitle { font-size: 12px; fill: #4a5568; }\n");
+    out.push_str(".note { font-size: 11px; fill: #718096; }\n");
+    out.push_str(".band { fill: #f4f7fb; stroke: #d5dee9; stroke-width: 1; }\n");
+    out.push_str(".phase { font-size: 14px; font-weight: bold; text-anchor: middle; }\n");
+    out.push_str(".meta { font-size: 11px; fill: #4a5568; text-anchor: middle; }\n");
+    out.push_str(".svc { fill: #ffffff; stroke: #4a5568; stroke-width: 1.2; }\n");
+    out.push_str(".svc.job { fill: #f7fafc; stroke-dasharray: 5 3; }\n");
+    out.push_str(".svc.critical { fill: #fff5f5; stroke: #c62828; stroke-width: 2.8; }\n");
+    let _ = writeln!(
+        out,
+        ".name {{ font-family: {MONO}; font-size: {NAME_SIZE}px; text-anchor: middle; }}"
+    );
+    out.push_str(".critical-name { font-weight: bold; fill: #9b1c1c; }\n");
+    out.push_str(".edge { fill: none; stroke-width: 1.4; }\n");
+    out.push_str(".edge.optional { stroke-dasharray: 6 4; }\n");
+    for (class, colour) in CONDITION_COLOURS {
+        let _ = writeln!(out, ".edge.{class} {{ stroke: {colour}; }}");
+        let _ = writeln!(out, ".cond.{class} {{ fill: {colour}; }}");
+    }
+    let _ = writeln!(
+        out,
+        ".cond {{ font-size: {LABEL_SIZE}px; text-anchor: middle; }}"
+    );
+    out.push_str(".cond-bg { fill: #ffffff; fill-opacity: 0.92; }\n");
+    out.push_str(".legend { font-size: 12px; fill: #2d3748; }\n");
+    out.push_str("</style>\n<defs>\n");
+    for (class, colour) in CONDITION_COLOURS {
+        let _ = writeln!(
+            out,
+            "<marker id=\"arrow-{class}\" viewBox=\"0 0 10 8\" refX=\"10\" refY=\"4\" markerWidth=\"10\" markerHeight=\"8\" markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 Z\" fill=\"{colour}\"/></marker>"
+        );
+    }
+    out.push_str("</defs>\n");
 }
 
-/// The path of a route as SVG path data, and the Bézier curves it is made of (for labels).
-/// Curves only run in the gaps between columns; inside a column a route is a straight lane.
+/// The path of a route as SVG path data, and for a loop the middle of its curve (where
+/// its label goes). Curves run only in the gaps between columns; through a column a route is a
+/// straight lane, and it enters its target on a straight stub that carries the bundle's
+/// label.
 fn route_path(
     layout: &Layout,
     route: &Route,
     boxes: &[Rect],
     left: f64,
     top: f64,
-) -> (String, Vec<[Point; 4]>) {
+) -> (String, Option<Point>) {
     let items = &layout.items;
-    let first = route.chain[0];
-    let last = route.chain[route.chain.len() - 1];
+    let bundle = &layout.bundles[route.bundle];
+    let (first, last) = (route.chain[0], route.chain[route.chain.len() - 1]);
     let (src, dst) = match (items[first].kind, items[last].kind) {
         (Kind::Node(a), Kind::Node(b)) => (boxes[a], boxes[b]),
         _ => unreachable!("routes start and end at services"),
     };
-    let col_left = |c: usize| left + layout.columns[c].x;
-    let col_right = |c: usize| left + layout.columns[c].x + layout.columns[c].width;
     let (cf, ct) = (items[first].col, items[last].col);
+    let start_y = top + route.start_y;
+    let end_y = top + bundle.port_y;
     let mut d = String::new();
-    let mut curves = Vec::new();
 
-    if cf == ct {
+    if bundle.looped {
         // Only a dependency cycle puts both ends in one column: loop out to the left.
-        let p0 = (src.x, route.start_y + top);
-        let p3 = (dst.x, route.end_y + top);
+        let p0 = (src.x, start_y);
+        let p3 = (dst.x, end_y);
         let bulge = 28.0 + (p0.1 - p3.1).abs() * 0.15;
         let c = [p0, (p0.0 - bulge, p0.1), (p3.0 - bulge, p3.1), p3];
         let _ = write!(d, "M{} C{} {} {}", pt(c[0]), pt(c[1]), pt(c[2]), pt(c[3]));
-        curves.push(c);
-        return (d, curves);
+        return (d, Some(bezier(&c, 0.5)));
     }
 
+    // Going left, a route leaves each column by its left edge and enters by its right.
     let leftward = ct < cf;
-    // Where the route leaves and enters each column it touches.
-    let (exit_x, enter_x): (Box<dyn Fn(usize) -> f64>, Box<dyn Fn(usize) -> f64>) = if leftward {
-        (Box::new(col_left), Box::new(col_right))
-    } else {
-        (Box::new(col_right), Box::new(col_left))
-    };
-    let start = (
-        if leftward { src.x } else { src.x + src.w },
-        route.start_y + top,
-    );
-    let end = (
-        if leftward { dst.x + dst.w } else { dst.x },
-        route.end_y + top,
-    );
-    let _ = write!(d, "M{}", pt(start));
+    let exit_x = |c: usize| left + layout.edge_x(c, !leftward);
+    let enter_x = |c: usize| left + layout.edge_x(c, leftward);
+    let start = (if leftward { src.x } else { src.x + src.w }, start_y);
+    let end = (if leftward { dst.x + dst.w } else { dst.x }, end_y);
+    let outward = if leftward { 1.0 } else { -1.0 };
+    let stub = layout.columns[ct].stub[usize::from(leftward)];
+
     let mut at = start;
-    let out_of_first = (exit_x(cf), start.1);
-    if (out_of_first.0 - at.0).abs() > 0.05 {
-        let _ = write!(d, " L{}", pt(out_of_first));
-        at = out_of_first;
-    }
-    let mut curve_to = |d: &mut String, at: &mut Point, to: Point| {
+    let _ = write!(d, "M{}", pt(at));
+    let line_to = |d: &mut String, at: &mut Point, to: Point| {
+        if (to.0 - at.0).abs() > 0.05 {
+            let _ = write!(d, " L{}", pt(to));
+            *at = to;
+        }
+    };
+    let curve_to = |d: &mut String, at: &mut Point, to: Point| {
         let dx = (to.0 - at.0) / 2.0;
-        let c = [*at, (at.0 + dx, at.1), (to.0 - dx, to.1), to];
-        let _ = write!(d, " C{} {} {}", pt(c[1]), pt(c[2]), pt(c[3]));
-        curves.push(c);
+        let _ = write!(
+            d,
+            " C{} {} {}",
+            pt((at.0 + dx, at.1)),
+            pt((to.0 - dx, to.1)),
+            pt(to)
+        );
         *at = to;
     };
+    line_to(&mut d, &mut at, (exit_x(cf), start.1));
     for &lane in &route.chain[1..route.chain.len() - 1] {
         let c = items[lane].col;
-        let y = items[lane].y + top;
+        let y = top + items[lane].y;
         curve_to(&mut d, &mut at, (enter_x(c), y));
-        let out = (exit_x(c), y);
-        let _ = write!(d, " L{}", pt(out));
-        at = out;
+        line_to(&mut d, &mut at, (exit_x(c), y));
     }
-    let into_last = (enter_x(ct), end.1);
-    curve_to(&mut d, &mut at, into_last);
-    if (end.0 - at.0).abs() > 0.05 {
-        let _ = write!(d, " L{}", pt(end));
-    }
-    (d, curves)
-}
-
-/// A place for a condition label along the route's curves: near the dependent first, then
-/// further along, avoiding boxes and other labels; the middle of the first curve if all
-/// places are taken.
-fn label_spot(curves: &[[Point; 4]], label: &str, taken: &[Rect]) -> Rect {
-    let w = sans_width(label, LABEL_SIZE, false) + 6.0;
-    let h = LABEL_SIZE + 4.0;
-    let at = |p: Point| Rect {
-        x: p.0 - w / 2.0,
-        y: p.1 - h / 2.0,
-        w,
-        h,
-    };
-    let mut candidates = Vec::new();
-    for curve in curves.iter().take(1).chain(curves.iter().skip(1).rev()) {
-        for t in [0.5, 0.35, 0.65, 0.2, 0.8] {
-            candidates.push(at(bezier(curve, t)));
-        }
-    }
-    candidates
-        .iter()
-        .find(|r| taken.iter().all(|o| !r.overlaps(o)))
-        .or(candidates.first())
-        .copied()
-        .unwrap_or(Rect {
-            x: 0.0,
-            y: 0.0,
-            w,
-            h,
-        })
+    curve_to(&mut d, &mut at, (enter_x(ct) + outward * stub, end.1));
+    line_to(&mut d, &mut at, end);
+    (d, None)
 }
 
 fn bezier(c: &[Point; 4], t: f64) -> Point {
@@ -1127,12 +1163,8 @@ fn draw_legend(
 // Text
 // ---------------------------------------------------------------------------------------------
 
-fn phase_label(phase: &super::PhaseView) -> String {
-    phase.label()
-}
-
 /// `order 1 · timeout 90s` under the phase name.
-fn phase_meta(phase: &super::PhaseView) -> String {
+fn phase_meta(phase: &PhaseView) -> String {
     match phase.order {
         Some(order) => format!(
             "order {order} \u{b7} timeout {}",
@@ -1140,6 +1172,11 @@ fn phase_meta(phase: &super::PhaseView) -> String {
         ),
         None => format!("timeout {}", timeout_text(phase.timeout)),
     }
+}
+
+/// Width of a condition label's background.
+fn label_width(label: &str) -> f64 {
+    sans_width(label, LABEL_SIZE, false) + 6.0
 }
 
 fn count(n: usize, one: &str, many: &str) -> String {
