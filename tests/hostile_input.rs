@@ -1465,7 +1465,8 @@ fn drive<S: Strategy<Value = Input>>(name: &'static str, strategy: S, ci_cases: 
         let config = Config {
             cases: if budget.is_some() { 64 } else { ci_cases },
             failure_persistence: None,
-            max_shrink_iters: 4096,
+            max_shrink_iters: 2048,
+            max_shrink_time: 5_000,
             ..Config::default()
         };
         let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed));

@@ -101,9 +101,8 @@ pub(super) fn check(reg: &Registry, refs: &References, out: &mut Vec<Diagnostic>
         }
         let networks = names(reg.networks.keys());
         for net in &s.networks {
-            if !reg.networks.contains_key(&net.name.value)
-                && !(reg.networks.is_empty() && net.name.value == "default")
-            {
+            let implicit_default = reg.networks.is_empty() && net.name.value == "default";
+            if !reg.networks.contains_key(&net.name.value) && !implicit_default {
                 let mut d = unknown(
                     Code::UnknownNetwork,
                     &net.name,

@@ -157,7 +157,7 @@ fn engines(reg: &Registry, out: &mut Vec<Diagnostic>) {
             }
             out.push(d);
         }
-        if s.subdomain.is_some() && reg.domain.is_none() {
+        if let (Some(subdomain), None) = (&s.subdomain, &reg.domain) {
             out.push(
                 Diagnostic::new(
                     Code::Missing,
@@ -166,10 +166,7 @@ fn engines(reg: &Registry, out: &mut Vec<Diagnostic>) {
                         s.name.value
                     ),
                 )
-                .at(
-                    s.subdomain.as_ref().expect("checked").span,
-                    "subdomain of what?",
-                )
+                .at(subdomain.span, "subdomain of what?")
                 .help("set the top-level `domain:`, e.g. `domain: ${DOMAIN}`"),
             );
         }

@@ -1,6 +1,9 @@
 //! Generated files: what every renderer returns, and (in `writer`) how they reach the disk
 //! with a digest header, edit protection and atomic writes.
 
+pub mod targets;
+pub mod writer;
+
 use std::path::PathBuf;
 
 /// The comment syntax of a generated file, so the writer can add its header structurally.

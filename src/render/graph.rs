@@ -656,10 +656,16 @@ services:
             EDGES.len() + 4,
             "edges plus legend arrows"
         );
+        // One label per bundle: the edges into one service that wait for one condition.
         assert_eq!(
-            text.matches("<text class=\"cond ").count(),
-            5,
-            "healthy and completed are labelled"
+            text.matches("<text class=\"cond healthy\"").count(),
+            2,
+            "into postgres, into api"
+        );
+        assert_eq!(
+            text.matches("<text class=\"cond completed\"").count(),
+            1,
+            "into migrate"
         );
         assert_increasing(&positions(
             &text,

@@ -6,4 +6,6 @@
 //! files with what is on disk, and the callers (`muster graph`, `muster gen`) decide where the
 //! text goes.
 
+pub mod docs;
+pub mod env_example;
 pub mod graph;

@@ -104,57 +104,11 @@ impl<'s> Decoder<'s> {
 
     /// Checks that `node` is a mapping whose keys are all in `known` (or start with `x-`).
     /// `null` counts as an empty mapping. Returns None (after reporting) for other types.
-    pub fn fields<'n>(&mut self, node: &'n Node, what: &str, known: &[&str]) -> Option<Fields<'n>> {
-        let entries = match &node.value {
-            Value::Map(entries) => entries,
-            Value::Null => {
-                return Some(Fields {
-                    entries: Vec::new(),
-                    span: node.span,
-                });
-            }
-            _ => {
-                self.wrong_type(node, what, "a mapping");
-                return None;
-            }
-        };
-        let mut fields = Fields {
-            entries: Vec::new(),
-            span: node.span,
-        };
-        for (key, value) in entries {
-            let Some(name) = key.as_str() else {
-                self.wrong_type(key, &format!("a key of {what}"), "a string");
-                continue;
-            };
-            if let Some((_, first, _)) = fields.entries.iter().find(|(k, _, _)| *k == name) {
-                let first = first.span;
-                self.report(
-                    Diagnostic::new(
-                        Code::DuplicateKey,
-                        format!("`{name}` is given twice in {what}"),
-                    )
-                    .at(key.span, "given again here")
-                    .related(first, "first given here")
-                    .help("remove one of them; YAML keeps only the last"),
-                );
-            } else if !name.starts_with("x-") && !known.contains(&name) {
-                let mut d =
-                    Diagnostic::new(Code::UnknownKey, format!("unknown key `{name}` in {what}"))
-                        .at(key.span, "unknown key");
-                d = match did_you_mean(name, known.iter().copied()) {
-                    Some(close) => d.help(format!("did you mean `{close}`?")),
-                    None => d.help(format!(
-                        "allowed keys: {}; keys starting with `x-` are kept and ignored",
-                        known.join(", ")
-                    )),
-                };
-                self.report(d);
-                continue;
-            }
-            fields.entries.push((name, key, value));
-        }
-        Some(fields)
+    pub fn fields<'n>(&mut self, node: &'n Node, what: &str, known: &[&str]) -> Option<Fields<'n>>
+    where
+        's: 'n,
+    {
+        self.mapping(node, what, Some(known))
     }
 
     /// The entries of a mapping keyed by names (services, networks, ...), with the names
@@ -182,6 +136,20 @@ impl<'s> Decoder<'s> {
     where
         's: 'n,
     {
+        self.mapping(node, what, None)
+    }
+
+    /// The entries of a mapping, with duplicate keys reported and, when `known` is given,
+    /// unknown keys too. Scalar keys of other types are read as written (`8080: ...`).
+    fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        known: Option<&[&str]>,
+    ) -> Option<Fields<'n>>
+    where
+        's: 'n,
+    {
         let entries = match &node.value {
             Value::Map(entries) => entries,
             Value::Null => {
@@ -202,7 +170,9 @@ impl<'s> Decoder<'s> {
         for (key, value) in entries {
             let name = match &key.value {
                 Value::Str(s, _) => s.as_str(),
-                Value::Int(_) | Value::Float(_) | Value::Bool(_) => self.src.slice(key.span).trim(),
+                Value::Int(_) | Value::Float(_) | Value::Bool(_) if known.is_none() => {
+                    self.src.slice(key.span).trim()
+                }
                 _ => {
                     self.wrong_type(key, &format!("a key of {what}"), "a string");
                     continue;
@@ -221,9 +191,42 @@ impl<'s> Decoder<'s> {
                 );
                 continue;
             }
+            if let Some(known) = known
+                && !name.starts_with("x-")
+                && !known.contains(&name)
+            {
+                let d =
+                    Diagnostic::new(Code::UnknownKey, format!("unknown key `{name}` in {what}"))
+                        .at(key.span, "unknown key");
+                self.report(match did_you_mean(name, known.iter().copied()) {
+                    Some(close) => d.help(format!("did you mean `{close}`?")),
+                    None => d.help(format!(
+                        "allowed keys: {}; keys starting with `x-` are kept and ignored",
+                        known.join(", ")
+                    )),
+                });
+                continue;
+            }
             fields.entries.push((name, key, value));
         }
         Some(fields)
+    }
+
+    /// The items of an optional list field, each read by `item` (bad items are reported and
+    /// skipped).
+    pub fn items<T>(
+        &mut self,
+        node: Option<&Node>,
+        what: &str,
+        mut item: impl FnMut(&mut Self, &Node) -> Option<T>,
+    ) -> Vec<T> {
+        let Some(node) = node else {
+            return Vec::new();
+        };
+        self.list(node, what)
+            .iter()
+            .filter_map(|i| item(self, i))
+            .collect()
     }
 
     /// Iterates the entries of a free mapping.

@@ -223,20 +223,8 @@ pub(super) fn decode_service(
         .get("aliases")
         .map(|n| d.string_list(n, "`aliases`"))
         .unwrap_or_default();
-    if let Some(n) = f.get("expose") {
-        s.expose = d
-            .list(n, "`expose`")
-            .iter()
-            .filter_map(|i| expose(d, i))
-            .collect();
-    }
-    if let Some(n) = f.get("ports") {
-        s.ports = d
-            .list(n, "`ports`")
-            .iter()
-            .filter_map(|i| port(d, i))
-            .collect();
-    }
+    s.expose = d.items(f.get("expose"), "`expose`", expose);
+    s.ports = d.items(f.get("ports"), "`ports`", port);
     if let Some(n) = f.get("env") {
         s.env = env(d, n);
     }
@@ -248,20 +236,8 @@ pub(super) fn decode_service(
         .get("env_files")
         .map(|n| d.string_list(n, "`env_files`"))
         .unwrap_or_default();
-    if let Some(n) = f.get("configs") {
-        s.configs = d
-            .list(n, "`configs`")
-            .iter()
-            .filter_map(|i| config(d, i))
-            .collect();
-    }
-    if let Some(n) = f.get("volumes") {
-        s.volumes = d
-            .list(n, "`volumes`")
-            .iter()
-            .filter_map(|i| mount(d, i))
-            .collect();
-    }
+    s.configs = d.items(f.get("configs"), "`configs`", config);
+    s.volumes = d.items(f.get("volumes"), "`volumes`", mount);
     s.command = f.get("command").and_then(|n| d.command(n, "`command`"));
     s.entrypoint = f
         .get("entrypoint")
@@ -281,7 +257,7 @@ pub(super) fn decode_service(
     s.restart = match f.get("restart") {
         Some(n) => restart(d, n),
         None if s.job => None,
-        None => reg.defaults.restart.clone(),
+        None => reg.defaults.restart,
     };
     s.read_only = f.get("read_only").and_then(|n| d.bool(n, "`read_only`"));
     s.init = f.get("init").and_then(|n| d.bool(n, "`init`"));
@@ -372,13 +348,7 @@ pub(super) fn decode_service(
     if let Some(n) = f.get("subdomain") {
         s.subdomain = d.string(n, "`subdomain`").map(|v| Spanned::new(v, n.span));
     }
-    if let Some(n) = f.get("routes") {
-        s.routes = d
-            .list(n, "`routes`")
-            .iter()
-            .filter_map(|i| route(d, i))
-            .collect();
-    }
+    s.routes = d.items(f.get("routes"), "`routes`", route);
     if let Some(n) = f.get("build") {
         s.build = build(d, n);
     }
@@ -901,6 +871,13 @@ fn ulimits(d: &mut Decoder, node: &Node) -> IndexMap<String, Ulimit> {
                 .and_then(|f| {
                     let soft = f.get("soft").and_then(|n| d.int(n, "`soft`"));
                     let hard = f.get("hard").and_then(|n| d.int(n, "`hard`"));
+                    if !f.has("soft") || !f.has("hard") {
+                        d.report(
+                            Diagnostic::new(Code::Missing, format!("ulimit `{}` needs `soft` and `hard`", name.value))
+                                .at(value.span, "incomplete")
+                                .help("e.g. `nofile: { soft: 65536, hard: 65536 }`, or a single number for both"),
+                        );
+                    }
                     match (soft, hard) {
                         (Some(soft), Some(hard)) => Some(Ulimit { soft, hard }),
                         _ => None,

@@ -40,8 +40,10 @@ const NODE_GAP: f64 = 16.0;
 /// Between two lanes in a column, and between a lane and a box.
 const LANE_GAP: f64 = 7.0;
 const LANE_BOX_GAP: f64 = 10.0;
-/// Vertical distance between two edges meeting a box side, and around a labelled one.
+/// Vertical distance between two edges meeting a box side, between two arrowheads, and
+/// around a labelled arrowhead.
 const PORT_STEP: f64 = 6.0;
+const ARROW_STEP: f64 = 10.0;
 const LABEL_STEP: f64 = 13.0;
 const NAME_SIZE: f64 = 13.0;
 const LABEL_SIZE: f64 = 10.0;
@@ -366,12 +368,10 @@ impl Layout {
             };
             let steps: Vec<f64> = ends
                 .windows(2)
-                .map(|w| {
-                    if labelled(&w[0].1) || labelled(&w[1].1) {
-                        LABEL_STEP
-                    } else {
-                        PORT_STEP
-                    }
+                .map(|w| match (&w[0].1, &w[1].1) {
+                    (a, b) if labelled(a) || labelled(b) => LABEL_STEP,
+                    (End::Bundle(_), End::Bundle(_)) => ARROW_STEP,
+                    _ => PORT_STEP,
                 })
                 .collect();
             let span: f64 = steps.iter().sum();
@@ -491,7 +491,8 @@ fn depth(v: usize, inside: &[Vec<usize>], layer: &mut [usize], state: &mut [u8])
 fn routes(view: &View, items: &mut Vec<Item>, columns: &mut [Column]) -> (Vec<Route>, Vec<Bundle>) {
     let mut routes: Vec<Route> = Vec::new();
     let mut bundles: Vec<Bundle> = Vec::new();
-    let mut bundle_of: HashMap<(usize, bool, Condition, Option<usize>), usize> = HashMap::new();
+    let mut bundle_of: HashMap<(usize, bool, Condition, bool, Option<usize>), usize> =
+        HashMap::new();
     let mut lane_of: HashMap<(usize, usize), usize> = HashMap::new();
     for (e, edge) in view.edges.iter().enumerate() {
         if edge.from == edge.to {
@@ -501,10 +502,9 @@ fn routes(view: &View, items: &mut Vec<Item>, columns: &mut [Column]) -> (Vec<Ro
         let (cf, ct) = (items[from].col, items[to].col);
         let right = ct < cf;
         let looped = ct == cf;
-        // Dashes of overlapping paths would not line up: optional edges stay apart.
-        let alone = (edge.optional || looped).then_some(e);
+        let alone = looped.then_some(e);
         let b = *bundle_of
-            .entry((to, right, edge.condition, alone))
+            .entry((to, right, edge.condition, edge.optional, alone))
             .or_insert_with(|| {
                 bundles.push(Bundle {
                     target: to,
@@ -835,7 +835,7 @@ fn draw(view: &View, layout: &Layout) -> String {
         }
         let _ = writeln!(
             out,
-            "<path class=\"edge {class}{}\" d=\"{d}\" marker-end=\"url(#arrow-{class})\"><title>{}</title></path>",
+            "<path class=\"edge {class}{}\" d=\"{d}\" marker-start=\"url(#arrow-{class})\"><title>{}</title></path>",
             if edge.optional { " optional" } else { "" },
             xml(&tip)
         );
@@ -857,13 +857,9 @@ fn draw(view: &View, layout: &Layout) -> String {
                 )
             }
         };
-        let class = match label {
-            "completed" => "completed",
-            _ => "healthy",
-        };
         let _ = writeln!(
             out,
-            "<rect class=\"cond-bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/><text class=\"cond {class}\" x=\"{}\" y=\"{}\">{label}</text>",
+            "<rect class=\"cond-bg\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/><text class=\"cond {label}\" x=\"{}\" y=\"{}\">{label}</text>",
             num(centre.0 - w / 2.0),
             num(centre.1 - LABEL_H / 2.0),
             num(w),
@@ -948,7 +944,9 @@ fn style(out: &mut String) {
     out.push_str(".edge.optional { stroke-dasharray: 6 4; }\n");
     for (class, colour) in CONDITION_COLOURS {
         let _ = writeln!(out, ".edge.{class} {{ stroke: {colour}; }}");
-        let _ = writeln!(out, ".cond.{class} {{ fill: {colour}; }}");
+        if class != "started" {
+            let _ = writeln!(out, ".cond.{class} {{ fill: {colour}; }}");
+        }
     }
     let _ = writeln!(
         out,
@@ -960,13 +958,13 @@ fn style(out: &mut String) {
     for (class, colour) in CONDITION_COLOURS {
         let _ = writeln!(
             out,
-            "<marker id=\"arrow-{class}\" viewBox=\"0 0 10 8\" refX=\"10\" refY=\"4\" markerWidth=\"10\" markerHeight=\"8\" markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 Z\" fill=\"{colour}\"/></marker>"
+            "<marker id=\"arrow-{class}\" viewBox=\"0 0 10 8\" refX=\"0\" refY=\"4\" markerWidth=\"10\" markerHeight=\"8\" markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M10,0 L0,4 L10,8 Z\" fill=\"{colour}\"/></marker>"
         );
     }
     out.push_str("</defs>\n");
 }
 
-/// The path of a route as SVG path data, and for a loop the middle of its curve (where
+/// The path of a route as SVG path data (from the dependency to the dependent), and for a loop the middle of its curve (where
 /// its label goes). Curves run only in the gaps between columns; through a column a route is a
 /// straight lane, and it enters its target on a straight stub that carries the bundle's
 /// label.
@@ -991,24 +989,26 @@ fn route_path(
 
     if bundle.looped {
         // Only a dependency cycle puts both ends in one column: loop out to the left.
-        let p0 = (src.x, start_y);
-        let p3 = (dst.x, end_y);
+        let p0 = (dst.x, end_y);
+        let p3 = (src.x, start_y);
         let bulge = 28.0 + (p0.1 - p3.1).abs() * 0.15;
         let c = [p0, (p0.0 - bulge, p0.1), (p3.0 - bulge, p3.1), p3];
         let _ = write!(d, "M{} C{} {} {}", pt(c[0]), pt(c[1]), pt(c[2]), pt(c[3]));
         return (d, Some(bezier(&c, 0.5)));
     }
 
-    // Going left, a route leaves each column by its left edge and enters by its right.
+    // Drawn from the arrowhead back to the dependent, so the routes of a bundle share the
+    // beginning of their paths exactly, dash pattern included.
     let leftward = ct < cf;
-    let exit_x = |c: usize| left + layout.edge_x(c, !leftward);
-    let enter_x = |c: usize| left + layout.edge_x(c, leftward);
+    // The side of a column that faces the dependency, and the one facing the dependent.
+    let dependency_side = |c: usize| left + layout.edge_x(c, !leftward);
+    let dependent_side = |c: usize| left + layout.edge_x(c, leftward);
+    let tip = (if leftward { dst.x + dst.w } else { dst.x }, end_y);
     let start = (if leftward { src.x } else { src.x + src.w }, start_y);
-    let end = (if leftward { dst.x + dst.w } else { dst.x }, end_y);
     let outward = if leftward { 1.0 } else { -1.0 };
     let stub = layout.columns[ct].stub[usize::from(leftward)];
 
-    let mut at = start;
+    let mut at = tip;
     let _ = write!(d, "M{}", pt(at));
     let line_to = |d: &mut String, at: &mut Point, to: Point| {
         if (to.0 - at.0).abs() > 0.05 {
@@ -1027,15 +1027,19 @@ fn route_path(
         );
         *at = to;
     };
-    line_to(&mut d, &mut at, (exit_x(cf), start.1));
-    for &lane in &route.chain[1..route.chain.len() - 1] {
+    line_to(
+        &mut d,
+        &mut at,
+        (dependent_side(ct) + outward * stub, end_y),
+    );
+    for &lane in route.chain[1..route.chain.len() - 1].iter().rev() {
         let c = items[lane].col;
         let y = top + items[lane].y;
-        curve_to(&mut d, &mut at, (enter_x(c), y));
-        line_to(&mut d, &mut at, (exit_x(c), y));
+        curve_to(&mut d, &mut at, (dependency_side(c), y));
+        line_to(&mut d, &mut at, (dependent_side(c), y));
     }
-    curve_to(&mut d, &mut at, (enter_x(ct) + outward * stub, end.1));
-    line_to(&mut d, &mut at, end);
+    curve_to(&mut d, &mut at, (dependency_side(cf), start.1));
+    line_to(&mut d, &mut at, start);
     (d, None)
 }
 
@@ -1139,10 +1143,10 @@ fn draw_legend(
                 Symbol::Arrow(class, optional) => {
                     let _ = write!(
                         out,
-                        "<path class=\"edge {class}{}\" d=\"M{} L{}\" marker-end=\"url(#arrow-{class})\"/>",
+                        "<path class=\"edge {class}{}\" d=\"M{} L{}\" marker-start=\"url(#arrow-{class})\"/>",
                         if optional { " optional" } else { "" },
-                        pt((x + SYMBOL_W, cy)),
-                        pt((x + 2.0, cy))
+                        pt((x + 2.0, cy)),
+                        pt((x + SYMBOL_W, cy))
                     );
                 }
             }

@@ -1,0 +1,320 @@
+//! `muster gen [TARGET...]`: the registry's generated files, written so that nobody's work is
+//! lost: only changed files are written, hand-edited or foreign files need `--force` (and are
+//! kept as `.orig`), and files muster no longer generates are removed only if muster wrote
+//! them. `--check` writes nothing and fails when anything is not up to date, for CI.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{CmdResult, Exit, Failure, Global, Printer, workspace};
+use crate::generate::targets::{self, Inputs, Target};
+use crate::generate::writer::{self, Entry, Plan, State};
+use crate::registry::Registry;
+use crate::source::SourceFile;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub(super) select: Selection,
+    /// Write nothing; exit 1 if a generated file is missing, out of date, edited by hand or
+    /// no longer generated
+    #[arg(long, conflicts_with = "force")]
+    check: bool,
+    /// Overwrite (or remove) files edited by hand or not written by muster, keeping each as
+    /// <file>.orig
+    #[arg(long)]
+    force: bool,
+}
+
+/// What to generate, and where: shared by `gen` and `diff`.
+#[derive(Debug, clap::Args)]
+pub(super) struct Selection {
+    /// What to generate (default: every target that exists, engines only when the registry's
+    /// `targets` names them)
+    #[arg(value_enum, value_name = "TARGET")]
+    targets: Vec<Target>,
+    /// Describe this environment in docs, graph and .env.example (engine files always cover
+    /// every environment)
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+    /// Output folder (default: the registry's `output`, next to the registry)
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    output: Option<PathBuf>,
+}
+
+/// The plan for the selected targets, and how to name its files for people.
+pub(super) struct Prepared {
+    pub plan: Plan,
+    /// The output folder as shown in messages.
+    pub shown_root: String,
+}
+
+impl Prepared {
+    pub fn shown(&self, entry: &Entry) -> String {
+        let relative = entry
+            .path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        format!("{}/{relative}", self.shown_root)
+    }
+}
+
+/// Loads the registries the selected targets need, renders them and compares the result
+/// with the output folder.
+pub(super) fn prepare(
+    global: &Global,
+    printer: &Printer,
+    select: &Selection,
+) -> Result<Prepared, Failure> {
+    let source = workspace::read_source(global)?;
+    let base = valid(printer, &source, None)?;
+    let chosen = match &select.env {
+        Some(env) => Some(valid(printer, &source, Some(env))?),
+        None => None,
+    };
+    let registry = chosen.as_ref().unwrap_or(&base);
+    let selected = if select.targets.is_empty() {
+        Target::defaults(registry)
+    } else {
+        select.targets.clone()
+    };
+    if let Some(t) = selected.iter().find(|t| !t.is_supported()) {
+        return Err(unsupported(*t));
+    }
+    let mut environments = Vec::new();
+    if selected.iter().any(|t| t.needs_environments()) {
+        for name in base.environments.keys() {
+            environments.push((name.clone(), valid(printer, &source, Some(name))?));
+        }
+    }
+    let inputs = Inputs {
+        registry,
+        base: &base,
+        environments: &environments,
+    };
+    let files = targets::render(&selected, &inputs).map_err(|e| unsupported(e.0))?;
+
+    let registry_dir = source
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let root = match &select.output {
+        Some(dir) => dir.clone(),
+        None => registry_dir.join(&registry.output),
+    };
+    let shown_root = shown(&root);
+    let registry_name = source
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| crate::registry::FILE_NAME.to_string());
+    let plan = writer::plan(&root, &files.files, &files.folders, &registry_name)
+        .map_err(|e| Failure::could_not(e.to_string()))?;
+    Ok(Prepared { plan, shown_root })
+}
+
+/// The registry with `env` merged, refused (with its diagnostics printed) when it has errors.
+fn valid(printer: &Printer, source: &Arc<SourceFile>, env: Option<&str>) -> Result<Registry, Failure> {
+    let report = crate::check::check_one(source.clone(), env);
+    let errors: Vec<_> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        printer.diagnostics(&errors, source, false);
+        let place = match env {
+            Some(env) => format!("{} (environment `{env}`)", source.name),
+            None => source.name.clone(),
+        };
+        return Err(Failure {
+            exit: Exit::Bad,
+            message: Some(format!(
+                "{place} has {} error{}; nothing was generated",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            )),
+            hint: Some("fix them first; `muster check` lists every problem".into()),
+        });
+    }
+    Ok(report
+        .loaded
+        .registry
+        .expect("a registry without errors was decoded"))
+}
+
+fn unsupported(target: Target) -> Failure {
+    let available: Vec<&str> = Target::ALL
+        .into_iter()
+        .filter(|t| t.is_supported())
+        .map(Target::as_str)
+        .collect();
+    Failure::could_not(format!(
+        "`muster gen {target}` is not yet supported: its renderer is still being built"
+    ))
+    .hint(format!("targets available now: {}", available.join(", ")))
+}
+
+/// A path for messages: relative to the current folder when it is inside it.
+fn shown(path: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
+    let path = match relative {
+        Some(p) if p.as_os_str().is_empty() => PathBuf::from("."),
+        Some(p) => p,
+        None => path.to_path_buf(),
+    };
+    let text = path.display().to_string();
+    text.strip_suffix('/').map(str::to_string).unwrap_or(text)
+}
+
+pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
+    let prepared = prepare(global, printer, &args.select)?;
+    if args.check {
+        return check(printer, &prepared);
+    }
+    let plan = &prepared.plan;
+    let conflicts: Vec<&Entry> = plan.conflicts().collect();
+    if !conflicts.is_empty() && !args.force {
+        let mut diffs = String::new();
+        for entry in &conflicts {
+            diffs.push_str(&writer::unified_diff(entry, &prepared.shown(entry)));
+        }
+        printer.out(&super::diff::colored(printer, &diffs));
+        let list: Vec<String> = conflicts
+            .iter()
+            .map(|e| format!("  {} ({})", prepared.shown(e), why(e.state)))
+            .collect();
+        return Err(Failure {
+            exit: Exit::Bad,
+            message: Some(format!(
+                "refusing to overwrite {} that muster did not write as {} now (diff above); nothing was written:\n{}",
+                count(conflicts.len(), "file", "files"),
+                if conflicts.len() == 1 { "it is" } else { "they are" },
+                list.join("\n")
+            )),
+            hint: Some(
+                "move the change into the registry, or run `muster gen --force` to overwrite; each file is kept as <file>.orig"
+                    .into(),
+            ),
+        });
+    }
+    let done = writer::apply(plan, args.force).map_err(|e| Failure::could_not(e.to_string()))?;
+    let mut lines = String::new();
+    let (mut created, mut updated, mut removed) = (0, 0, 0);
+    for d in &done {
+        let entry = plan
+            .entries
+            .iter()
+            .find(|e| e.path == d.path)
+            .expect("done entries come from the plan");
+        let verb = match d.state {
+            State::Missing => {
+                created += 1;
+                "created"
+            }
+            State::Outdated => {
+                updated += 1;
+                "updated"
+            }
+            State::Edited | State::Foreign => {
+                updated += 1;
+                "replaced"
+            }
+            State::Stale | State::StaleEdited => {
+                removed += 1;
+                "removed"
+            }
+            State::UpToDate => continue,
+        };
+        let mut notes: Vec<String> = Vec::new();
+        match d.state {
+            State::Stale => notes.push("no longer generated".into()),
+            State::Edited | State::Foreign | State::StaleEdited => notes.push(why(d.state).into()),
+            _ => {}
+        }
+        if let Some(kept) = &d.kept {
+            let name = kept.file_name().unwrap_or_default().to_string_lossy();
+            notes.push(format!("kept as {name}"));
+        }
+        let note = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        };
+        lines.push_str(&format!("{verb:<9} {}{note}\n", prepared.shown(entry)));
+    }
+    let unchanged = plan
+        .entries
+        .iter()
+        .filter(|e| e.state == State::UpToDate)
+        .count();
+    if done.is_empty() {
+        printer.out(&format!(
+            "{} is up to date ({})",
+            prepared.shown_root,
+            count(unchanged, "file", "files")
+        ));
+        return Ok(Exit::Ok);
+    }
+    lines.push_str(&format!(
+        "{}: {created} created, {updated} updated, {removed} removed, {unchanged} unchanged",
+        prepared.shown_root
+    ));
+    printer.out(&lines);
+    Ok(Exit::Ok)
+}
+
+fn check(printer: &Printer, prepared: &Prepared) -> CmdResult {
+    let plan = &prepared.plan;
+    let total = plan.entries.iter().filter(|e| e.wanted.is_some()).count();
+    let bad: Vec<&Entry> = plan.changes().collect();
+    if bad.is_empty() {
+        printer.out(&format!(
+            "{} is up to date ({})",
+            prepared.shown_root,
+            count(total, "file", "files")
+        ));
+        return Ok(Exit::Ok);
+    }
+    let mut lines = String::new();
+    for e in &bad {
+        let (word, note) = match e.state {
+            State::Missing => ("missing", String::new()),
+            State::Outdated => ("outdated", String::new()),
+            State::Edited | State::Foreign => ("edited", format!(" ({})", why(e.state))),
+            State::Stale => ("extra", " (no longer generated)".to_string()),
+            State::StaleEdited => ("extra", format!(" ({})", why(e.state))),
+            State::UpToDate => continue,
+        };
+        lines.push_str(&format!("{word:<9} {}{note}\n", prepared.shown(e)));
+    }
+    printer.out(lines.trim_end());
+    Err(Failure {
+        exit: Exit::Bad,
+        message: Some(format!(
+            "{} in {} not up to date",
+            count(bad.len(), "file is", "files are"),
+            prepared.shown_root
+        )),
+        hint: Some("run `muster gen` to update them; `muster diff` shows the changes".into()),
+    })
+}
+
+fn why(state: State) -> &'static str {
+    match state {
+        State::Edited => "edited by hand",
+        State::Foreign => "not written by muster",
+        State::StaleEdited => "no longer generated, and edited by hand",
+        _ => "",
+    }
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -1,0 +1,196 @@
+//! The targets of `muster gen`: which renderers make which files, and which folders each
+//! target owns (the only places where files it no longer produces are looked for).
+
+use std::path::PathBuf;
+
+use super::GeneratedFile;
+use crate::registry::model::{self, Registry};
+
+/// What `muster gen` can be asked to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum Target {
+    /// Docker Compose files under compose/
+    Compose,
+    /// Docker Swarm stack and deploy script under swarm/
+    Swarm,
+    /// Kustomize base and overlays under kubernetes/
+    Kubernetes,
+    /// Nomad jobs and infrastructure under nomad/
+    Nomad,
+    /// .env.example: every variable, documented
+    Env,
+    /// docs/: SERVICES.md and the dependency graph
+    Docs,
+    /// docs/graph.mmd, graph.dot and graph.svg only
+    Graph,
+}
+
+impl Target {
+    pub const ALL: [Target; 7] = [
+        Target::Compose,
+        Target::Swarm,
+        Target::Kubernetes,
+        Target::Nomad,
+        Target::Env,
+        Target::Docs,
+        Target::Graph,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Compose => "compose",
+            Target::Swarm => "swarm",
+            Target::Kubernetes => "kubernetes",
+            Target::Nomad => "nomad",
+            Target::Env => "env",
+            Target::Docs => "docs",
+            Target::Graph => "graph",
+        }
+    }
+
+    /// The engine a target deploys to, for the engine targets.
+    pub fn engine(self) -> Option<model::Target> {
+        match self {
+            Target::Compose => Some(model::Target::Compose),
+            Target::Swarm => Some(model::Target::Swarm),
+            Target::Kubernetes => Some(model::Target::Kubernetes),
+            Target::Nomad => Some(model::Target::Nomad),
+            Target::Env | Target::Docs | Target::Graph => None,
+        }
+    }
+
+    /// Whether a renderer exists for the target yet.
+    pub fn is_supported(self) -> bool {
+        matches!(self, Target::Env | Target::Docs | Target::Graph)
+    }
+
+    /// Whether the target needs every environment's merged registry, not only one.
+    pub fn needs_environments(self) -> bool {
+        matches!(self, Target::Compose)
+    }
+
+    /// Folders (relative to the output folder) that only this target writes into: a file
+    /// there with a muster header that the target no longer produces is stale.
+    pub fn folders(self) -> Vec<PathBuf> {
+        match self {
+            Target::Compose => vec!["compose".into()],
+            Target::Swarm => vec!["swarm".into()],
+            Target::Kubernetes => vec!["kubernetes".into()],
+            Target::Nomad => vec!["nomad".into()],
+            Target::Docs => vec!["docs".into()],
+            // Fixed file names, always produced: nothing of theirs can go stale.
+            Target::Env | Target::Graph => Vec::new(),
+        }
+    }
+
+    /// What `muster gen` writes when no target is named: every supported target, engines
+    /// only when the registry is meant for them (`targets:`).
+    pub fn defaults(reg: &Registry) -> Vec<Target> {
+        let engines = reg.target_engines();
+        Target::ALL
+            .into_iter()
+            .filter(|t| t.is_supported())
+            .filter(|t| t.engine().is_none_or(|e| engines.contains(&e)))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A target was named whose renderer does not exist yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("generating {0} files is not yet supported")]
+pub struct Unsupported(pub Target);
+
+/// The registries the renderers read.
+pub struct Inputs<'a> {
+    /// The registry that docs, the graph and `.env.example` describe: the base, or the
+    /// environment chosen with `--env`.
+    pub registry: &'a Registry,
+    /// The base registry, without any environment (engines that write per-environment files).
+    pub base: &'a Registry,
+    /// Every environment merged over the base, in declaration order; empty unless a selected
+    /// target [needs them](Target::needs_environments).
+    pub environments: &'a [(String, Registry)],
+}
+
+/// The files of the selected targets, and the folders they own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSet {
+    /// Each path once, in the order the targets produced them.
+    pub files: Vec<GeneratedFile>,
+    pub folders: Vec<PathBuf>,
+}
+
+/// Runs the renderers of `targets`. Fails, before rendering anything, on a target without
+/// a renderer.
+pub fn render(targets: &[Target], inputs: &Inputs) -> Result<FileSet, Unsupported> {
+    if let Some(&t) = targets.iter().find(|t| !t.is_supported()) {
+        return Err(Unsupported(t));
+    }
+    let mut targets = targets.to_vec();
+    targets.sort();
+    targets.dedup();
+    let mut files: Vec<GeneratedFile> = Vec::new();
+    let mut folders = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for target in targets {
+        let produced = match target {
+            Target::Env => vec![crate::render::env_example::render(inputs.registry)],
+            Target::Docs => crate::render::docs::render(inputs.registry),
+            Target::Graph => crate::render::docs::graph_files(inputs.registry),
+            Target::Compose | Target::Swarm | Target::Kubernetes | Target::Nomad => {
+                // Checked above; an engine renderer is wired here when it lands, e.g.
+                // `crate::render::compose::render(inputs.base, inputs.environments)`.
+                let _ = (inputs.base, inputs.environments);
+                return Err(Unsupported(target));
+            }
+        };
+        for file in produced {
+            if seen.insert(file.path.clone()) {
+                files.push(file);
+            }
+        }
+        folders.extend(target.folders());
+    }
+    Ok(FileSet { files, folders })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_registry_targets_and_what_exists() {
+        let mut reg = Registry::default();
+        assert_eq!(
+            Target::defaults(&reg),
+            vec![Target::Env, Target::Docs, Target::Graph]
+        );
+        reg.targets = vec![model::Spanned::new(
+            model::Target::Nomad,
+            crate::source::Span::default(),
+        )];
+        assert!(!Target::defaults(&reg).contains(&Target::Compose));
+    }
+
+    #[test]
+    fn unsupported_targets_are_refused_by_name() {
+        let reg = Registry::default();
+        let inputs = Inputs {
+            registry: &reg,
+            base: &reg,
+            environments: &[],
+        };
+        let err = render(&[Target::Docs, Target::Nomad], &inputs).unwrap_err();
+        assert_eq!(err, Unsupported(Target::Nomad));
+        assert_eq!(
+            err.to_string(),
+            "generating nomad files is not yet supported"
+        );
+    }
+}
