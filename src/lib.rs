@@ -10,4 +10,6 @@ pub mod generate;
 pub mod graph;
 pub mod registry;
 pub mod render;
+pub mod runtime;
+pub mod secrets;
 pub mod source;

@@ -96,14 +96,10 @@ pub(super) fn prepare(
     };
     let files = targets::render(&selected, &inputs).map_err(|e| unsupported(e.0))?;
 
-    let registry_dir = source
-        .path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let root = match &select.output {
-        Some(dir) => dir.clone(),
-        None => registry_dir.join(&registry.output),
+    let root = match (&select.output, source.path.parent()) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => dir.join(&registry.output),
+        (None, None) => PathBuf::from(&registry.output),
     };
     let shown_root = shown(&root);
     let registry_name = source

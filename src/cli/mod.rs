@@ -3,6 +3,8 @@
 
 mod check;
 mod completions;
+mod diff;
+mod r#gen;
 mod graph;
 mod init;
 mod output;
@@ -119,6 +121,10 @@ pub enum Command {
     Services(services::Command),
     /// Print the dependency graph as Mermaid, Graphviz dot or SVG
     Graph(graph::Args),
+    /// Write the generated files: Compose, docs, graph, .env.example (with --check: verify them)
+    Gen(r#gen::Args),
+    /// Show what `muster gen` would change, as a unified diff
+    Diff(diff::Args),
     /// Print the JSON Schema of muster.yaml, for editor completion and validation
     Schema,
     /// Print shell completions
@@ -146,6 +152,8 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&cli.global, &printer, args),
         Command::Services(cmd) => services::run(&cli.global, &printer, cmd),
         Command::Graph(args) => graph::run(&cli.global, &printer, args),
+        Command::Gen(args) => r#gen::run(&cli.global, &printer, args),
+        Command::Diff(args) => diff::run(&cli.global, &printer, args),
         Command::Schema => schema::run(&printer),
         Command::Completions(args) => completions::run(&printer, args),
     };

@@ -61,7 +61,10 @@ impl Target {
 
     /// Whether a renderer exists for the target yet.
     pub fn is_supported(self) -> bool {
-        matches!(self, Target::Env | Target::Docs | Target::Graph)
+        matches!(
+            self,
+            Target::Compose | Target::Env | Target::Docs | Target::Graph
+        )
     }
 
     /// Whether the target needs every environment's merged registry, not only one.
@@ -143,10 +146,9 @@ pub fn render(targets: &[Target], inputs: &Inputs) -> Result<FileSet, Unsupporte
             Target::Env => vec![crate::render::env_example::render(inputs.registry)],
             Target::Docs => crate::render::docs::render(inputs.registry),
             Target::Graph => crate::render::docs::graph_files(inputs.registry),
-            Target::Compose | Target::Swarm | Target::Kubernetes | Target::Nomad => {
-                // Checked above; an engine renderer is wired here when it lands, e.g.
-                // `crate::render::compose::render(inputs.base, inputs.environments)`.
-                let _ = (inputs.base, inputs.environments);
+            Target::Compose => crate::render::compose::render(inputs.base, inputs.environments),
+            // Checked above; each engine's renderer is wired here when it lands.
+            Target::Swarm | Target::Kubernetes | Target::Nomad => {
                 return Err(Unsupported(target));
             }
         };
@@ -169,7 +171,7 @@ mod tests {
         let mut reg = Registry::default();
         assert_eq!(
             Target::defaults(&reg),
-            vec![Target::Env, Target::Docs, Target::Graph]
+            vec![Target::Compose, Target::Env, Target::Docs, Target::Graph]
         );
         reg.targets = vec![model::Spanned::new(
             model::Target::Nomad,

@@ -86,21 +86,8 @@ fn phases(reg: &Registry) -> Vec<PhaseRows<'_>> {
     rows
 }
 
-/// Every group name: declared ones in order, then those only named in a service's `groups`.
-fn group_names(reg: &Registry) -> Vec<&str> {
-    let mut names: Vec<&str> = reg.groups.keys().map(String::as_str).collect();
-    for s in reg.services.values() {
-        for g in &s.groups {
-            if !names.contains(&g.value.as_str()) {
-                names.push(g.value.as_str());
-            }
-        }
-    }
-    names
-}
-
 fn inventory(reg: &Registry) -> String {
-    let groups = group_names(reg);
+    let groups: Vec<&str> = reg.groups.keys().map(String::as_str).collect();
     let members: Vec<Vec<String>> = groups.iter().map(|g| group_members(reg, g)).collect();
     // Computed once for all services: per-service lookups would cost services x groups.
     let mut groups_of: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -113,7 +100,7 @@ fn inventory(reg: &Registry) -> String {
     let count = reg.enabled_services().count();
 
     let mut out = String::new();
-    let _ = writeln!(out, "# {} services\n", text(&reg.name.value));
+    let _ = writeln!(out, "# {}: services\n", text(&reg.name.value));
     if let Some(description) = &reg.description {
         let _ = writeln!(out, "{}\n", text(description));
     }
@@ -356,7 +343,7 @@ fn dependencies(reg: &Registry, s: &Service) -> String {
 fn health(s: &Service) -> String {
     match s.health.check.as_ref().map(|c| &c.value) {
         None => String::new(),
-        Some(HealthCheck::Exec(Command::Exec(args))) => format!("exec {}", code(&args.join(" "))),
+        Some(HealthCheck::Exec(Command::Exec(args))) => format!("exec {}", code(&shell_join(args))),
         Some(HealthCheck::Exec(Command::Shell(line))) => format!("shell {}", code(line)),
         Some(HealthCheck::Http(h)) => {
             let mut out = format!("{} {}", h.scheme, code(&format!(":{}{}", h.port, h.path)));
@@ -372,6 +359,26 @@ fn health(s: &Service) -> String {
     }
 }
 
+/// An exec-form command as one shell line, quoting the arguments that need it, so
+/// `["sh", "-c", "a | b"]` reads as `sh -c 'a | b'`.
+fn shell_join(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+            if plain {
+                a.clone()
+            } else if a.contains('\'') && !a.contains(['"', '$', '`', '\\']) {
+                format!("\"{a}\"")
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +388,10 @@ mod tests {
         assert_eq!(text("a | b <c>\nd"), "a \\| b &lt;c&gt; d");
         assert_eq!(code("sh -c 'a | b'"), "`sh -c 'a \\| b'`");
         assert_eq!(code("a`b"), "`` a`b ``");
+        let args = ["sh", "-c", "echo 'hi' | cat", ""].map(String::from);
+        assert_eq!(shell_join(&args), "sh -c \"echo 'hi' | cat\" ''");
+        let args = ["sh", "-c", "echo '$x'"].map(String::from);
+        assert_eq!(shell_join(&args), r#"sh -c 'echo '\''$x'\'''"#);
     }
 
     fn load(yaml: &str) -> Registry {
@@ -399,5 +410,17 @@ mod tests {
         assert!(md.contains("## Services\n"), "{md}");
         assert!(md.contains("shell `curl -f localhost \\| grep ok`"), "{md}");
         assert!(!md.contains("## Groups"));
+    }
+
+    /// The shipped examples, as users will first see them.
+    #[test]
+    fn snapshots_of_the_examples() {
+        for example in crate::examples::EXAMPLES {
+            let reg = load(example.text);
+            insta::assert_snapshot!(
+                format!("services_md_{}", example.name),
+                services_md(&reg).body
+            );
+        }
     }
 }

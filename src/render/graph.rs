@@ -19,14 +19,14 @@ use crate::registry::values::format_duration;
 
 pub use svg::svg;
 
-/// The graph as a Mermaid flowchart (`flowchart LR`), one subgraph per phase.
+/// The graph as a Mermaid flowchart (`flowchart RL`: dependencies on the left, as in the SVG), one subgraph per phase.
 pub fn mermaid(reg: &Registry) -> String {
     let view = View::new(reg);
     let ids = unique_ids(view.nodes.iter().map(|n| n.name), "svc_");
     let phase_ids = unique_ids(view.phases.iter().map(|p| p.name), "phase_");
-    let mut out = String::from("flowchart LR\n");
+    let mut out = String::from("flowchart RL\n");
     for (p, phase) in view.phases.iter().enumerate() {
-        let indent = if view.clustered() {
+        let indent = if view.phased {
             let _ = writeln!(
                 out,
                 "    subgraph {} [\"{}\"]",
@@ -47,7 +47,7 @@ pub fn mermaid(reg: &Registry) -> String {
             };
             let _ = writeln!(out, "{indent}{}{shape}", ids[n]);
         }
-        if view.clustered() {
+        if view.phased {
             out.push_str("    end\n");
         }
     }
@@ -63,41 +63,37 @@ pub fn mermaid(reg: &Registry) -> String {
     }
     out.push_str("    classDef critical stroke:#c62828,stroke-width:3px,font-weight:bold\n");
     out.push_str("    classDef job stroke-dasharray:5 3\n");
-    for (class, wanted) in [
-        (
-            "critical",
-            (|s: &Service| s.critical) as fn(&Service) -> bool,
-        ),
-        ("job", |s: &Service| s.job),
+    let members = |wanted: fn(&Service) -> bool| -> Vec<&str> {
+        (0..view.nodes.len())
+            .filter(|&i| wanted(view.nodes[i].service))
+            .map(|i| ids[i].as_str())
+            .collect()
+    };
+    for (class, list) in [
+        ("critical", members(|s| s.critical)),
+        ("job", members(|s| s.job)),
     ] {
-        let members: Vec<&str> = view
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| wanted(n.service))
-            .map(|(i, _)| ids[i].as_str())
-            .collect();
-        if !members.is_empty() {
-            let _ = writeln!(out, "    class {} {class}", members.join(","));
+        if !list.is_empty() {
+            let _ = writeln!(out, "    class {} {class}", list.join(","));
         }
     }
     out
 }
 
-/// The graph as a Graphviz digraph (`rankdir=LR`), one cluster per phase.
+/// The graph as a Graphviz digraph (`rankdir=RL`), one cluster per phase.
 pub fn dot(reg: &Registry) -> String {
     let view = View::new(reg);
     let mut out = String::new();
     let _ = writeln!(out, "digraph {} {{", dot_id(view.name));
     out.push_str(
-        "    graph [rankdir=LR, fontname=\"Helvetica\", fontsize=12, nodesep=0.25, ranksep=0.6];\n",
+        "    graph [rankdir=RL, fontname=\"Helvetica\", fontsize=12, nodesep=0.25, ranksep=0.6];\n",
     );
     out.push_str(
         "    node [shape=box, style=\"filled\", fillcolor=\"#ffffff\", color=\"#4a5568\", fontname=\"Helvetica\", fontsize=11];\n",
     );
     out.push_str("    edge [color=\"#4a5568\", fontname=\"Helvetica\", fontsize=9];\n");
     for phase in &view.phases {
-        let indent = if view.clustered() {
+        let indent = if view.phased {
             let _ = writeln!(
                 out,
                 "    subgraph {} {{",
@@ -132,7 +128,7 @@ pub fn dot(reg: &Registry) -> String {
                 let _ = writeln!(out, "{indent}{id} [{}];", attrs.join(", "));
             }
         }
-        if view.clustered() {
+        if view.phased {
             out.push_str("    }\n");
         }
     }
@@ -322,11 +318,6 @@ impl<'r> View<'r> {
             edges,
         }
     }
-
-    /// Whether Mermaid and DOT draw phase boxes.
-    fn clustered(&self) -> bool {
-        self.phased
-    }
 }
 
 /// `90s`, `180s` (as `plan` prints phases); durations that are not whole seconds in Go
@@ -408,7 +399,7 @@ mod tests {
 
     /// Seven enabled services in three phases: two critical, a job, an optional dependency,
     /// each kind of condition; plus a disabled service that must not appear.
-    const DEMO: &str = r#"
+    pub(super) const DEMO: &str = r#"
 version: 1
 name: demo
 phases:
@@ -457,7 +448,7 @@ services:
     depends_on: [postgres]
 "#;
 
-    fn registry(text: &str) -> Registry {
+    pub(super) fn registry(text: &str) -> Registry {
         let loaded = load(Arc::new(SourceFile::new("muster.yaml", text)), None);
         assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
         loaded.registry.expect("a registry")
@@ -547,7 +538,7 @@ services:
     fn mermaid_has_every_service_once_and_every_edge() {
         let reg = registry(DEMO);
         let text = mermaid(&reg);
-        assert!(text.starts_with("flowchart LR\n"));
+        assert!(text.starts_with("flowchart RL\n"));
         for name in ENABLED {
             let label = format!("\"{name}\"");
             assert_eq!(text.matches(&label).count(), 1, "{name} in\n{text}");
@@ -588,7 +579,7 @@ services:
         let reg = registry(DEMO);
         let text = dot(&reg);
         assert!(text.starts_with("digraph \"demo\" {\n"));
-        assert!(text.contains("rankdir=LR"));
+        assert!(text.contains("rankdir=RL"));
         for name in ENABLED {
             let decl = format!("        \"{name}\"");
             assert_eq!(text.matches(&decl).count(), 1, "{name} in\n{text}");
@@ -761,9 +752,9 @@ services:
         );
         assert_eq!(
             mermaid(&reg),
-            "flowchart LR\n    classDef critical stroke:#c62828,stroke-width:3px,font-weight:bold\n    classDef job stroke-dasharray:5 3\n"
+            "flowchart RL\n    classDef critical stroke:#c62828,stroke-width:3px,font-weight:bold\n    classDef job stroke-dasharray:5 3\n"
         );
-        assert!(dot(&reg).ends_with("{\n    graph [rankdir=LR, fontname=\"Helvetica\", fontsize=12, nodesep=0.25, ranksep=0.6];\n    node [shape=box, style=\"filled\", fillcolor=\"#ffffff\", color=\"#4a5568\", fontname=\"Helvetica\", fontsize=11];\n    edge [color=\"#4a5568\", fontname=\"Helvetica\", fontsize=9];\n}\n"));
+        assert!(dot(&reg).ends_with("{\n    graph [rankdir=RL, fontname=\"Helvetica\", fontsize=12, nodesep=0.25, ranksep=0.6];\n    node [shape=box, style=\"filled\", fillcolor=\"#ffffff\", color=\"#4a5568\", fontname=\"Helvetica\", fontsize=11];\n    edge [color=\"#4a5568\", fontname=\"Helvetica\", fontsize=9];\n}\n"));
         let s = svg(&reg);
         assert_well_formed(&s);
         assert!(s.contains("no enabled services"));

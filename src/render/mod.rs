@@ -6,6 +6,7 @@
 //! files with what is on disk, and the callers (`muster graph`, `muster gen`) decide where the
 //! text goes.
 
+pub mod compose;
 pub mod docs;
 pub mod env_example;
 pub mod graph;

@@ -628,9 +628,9 @@ fn crossings(items: &[Item], columns: &[Column], links: &[Vec<usize>]) -> usize 
         }
     }
     let mut total = 0;
-    for c in 0..columns.len().saturating_sub(1) {
+    for (c, column) in columns.iter().enumerate() {
         let mut pairs: Vec<(usize, usize)> = Vec::new();
-        for &i in &columns[c].items {
+        for &i in &column.items {
             for &j in &links[i] {
                 if items[j].col == c + 1 {
                     pairs.push((index[i], index[j]));
@@ -1238,7 +1238,170 @@ fn pt(p: Point) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{DEMO, assert_well_formed, registry, synthetic};
     use super::*;
+
+    /// Box rectangles of a layout, in drawing-area coordinates.
+    fn boxes(layout: &Layout, view: &View) -> Vec<Rect> {
+        (0..view.nodes.len())
+            .map(|v| {
+                let item = &layout.items[v];
+                let col = &layout.columns[item.col];
+                let w = layout.widths[v];
+                Rect {
+                    x: col.x + (col.width - w) / 2.0,
+                    y: item.y - item.h / 2.0,
+                    w,
+                    h: item.h,
+                }
+            })
+            .collect()
+    }
+
+    fn overlaps(a: &Rect, b: &Rect) -> bool {
+        a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h
+    }
+
+    /// Checks the geometry a reader relies on: boxes apart and inside their phase band,
+    /// lanes clear of boxes, routes moving one column at a time, ports on their box.
+    fn assert_readable(text: &str) {
+        let reg = registry(text);
+        let view = View::new(&reg);
+        let layout = Layout::new(&view);
+        let boxes = boxes(&layout, &view);
+        let eps = 1e-6;
+        for (v, b) in boxes.iter().enumerate() {
+            let band = &layout.bands[view.nodes[v].phase];
+            assert!(
+                b.x >= band.x + BAND_PAD - eps,
+                "{} left of its band",
+                view.nodes[v].name
+            );
+            assert!(
+                b.x + b.w <= band.x + band.width - BAND_PAD + eps,
+                "{} right of its band",
+                view.nodes[v].name
+            );
+            assert!(b.y >= -eps && b.y + b.h <= layout.height + eps);
+            for (u, o) in boxes.iter().enumerate().skip(v + 1) {
+                assert!(
+                    !overlaps(b, o),
+                    "{} overlaps {}",
+                    view.nodes[v].name,
+                    view.nodes[u].name
+                );
+            }
+        }
+        for band in layout.bands.windows(2) {
+            assert!(band[0].x + band[0].width < band[1].x, "bands overlap");
+        }
+        for col in layout.columns.windows(2) {
+            assert!(
+                col[0].x + col[0].width + CURVE_ROOM <= col[1].x + eps,
+                "columns too close"
+            );
+        }
+        for (i, item) in layout.items.iter().enumerate() {
+            if item.kind == Kind::Lane {
+                for (v, b) in boxes.iter().enumerate() {
+                    if layout.items[v].col == item.col {
+                        assert!(
+                            item.y <= b.y - LANE_BOX_GAP + eps
+                                || item.y >= b.y + b.h + LANE_BOX_GAP - eps,
+                            "lane {i} crosses {}",
+                            view.nodes[v].name
+                        );
+                    }
+                }
+            }
+        }
+        for route in &layout.routes {
+            for pair in route.chain.windows(2) {
+                let (a, b) = (layout.items[pair[0]].col, layout.items[pair[1]].col);
+                assert!(a.abs_diff(b) <= 1, "a route skips a column");
+            }
+            let source = &boxes[route.chain[0]];
+            assert!(route.start_y >= source.y && route.start_y <= source.y + source.h);
+        }
+        for bundle in &layout.bundles {
+            let target = &boxes[bundle.target];
+            assert!(bundle.port_y >= target.y && bundle.port_y <= target.y + target.h);
+        }
+        assert_well_formed(&svg(&reg));
+    }
+
+    #[test]
+    fn layouts_are_readable() {
+        assert_readable(DEMO);
+        for n in [1, 2, 15, 45, 120] {
+            assert_readable(&synthetic(n));
+        }
+    }
+
+    #[test]
+    fn arrows_point_to_earlier_columns_when_phases_are_respected() {
+        let reg = registry(&synthetic(45));
+        let view = View::new(&reg);
+        let layout = Layout::new(&view);
+        for route in &layout.routes {
+            let chain = &route.chain;
+            let (from, to) = (chain[0], chain[chain.len() - 1]);
+            assert!(layout.items[to].col < layout.items[from].col);
+        }
+    }
+
+    #[test]
+    fn edges_into_one_service_share_an_arrowhead_per_condition() {
+        let reg = registry(DEMO);
+        let view = View::new(&reg);
+        let layout = Layout::new(&view);
+        let postgres = view
+            .nodes
+            .iter()
+            .position(|n| n.name == "postgres")
+            .expect("postgres");
+        let into: Vec<&Bundle> = layout
+            .bundles
+            .iter()
+            .filter(|b| b.target == postgres)
+            .collect();
+        assert_eq!(into.len(), 1);
+        assert_eq!(into[0].routes.len(), 2, "migrate and api");
+        assert_eq!(into[0].label, Some("healthy"));
+    }
+
+    #[test]
+    fn tall_phases_wrap_into_sub_columns() {
+        let mut text = String::from("version: 1\nname: wide\nservices:\n");
+        for i in 0..40 {
+            text.push_str(&format!("  s{i}: {{ image: s:1 }}\n"));
+        }
+        let reg = registry(&text);
+        let view = View::new(&reg);
+        let layout = Layout::new(&view);
+        assert!(
+            layout.columns.len() >= 3,
+            "{} columns",
+            layout.columns.len()
+        );
+        assert!(layout.columns.iter().all(|c| c.items.len() <= 11));
+        assert!(layout.height < layout.width, "wider than tall");
+    }
+
+    #[test]
+    fn cycles_and_backward_edges_still_draw() {
+        let text = "version: 1\nname: loops\nphases:\n  one: { order: 1 }\n  two: { order: 2 }\nservices:\n  a: { image: a:1, phase: one, depends_on: [b, { service: late, optional: true }] }\n  b: { image: b:1, phase: one, depends_on: [a] }\n  late: { image: l:1, phase: two }\n";
+        let loaded = crate::registry::load(
+            std::sync::Arc::new(crate::source::SourceFile::new("muster.yaml", text)),
+            None,
+        );
+        let reg = loaded.registry.expect("a registry");
+        let out = svg(&reg);
+        assert_well_formed(&out);
+        for tip in ["a needs b", "b needs a", "a needs late, optional"] {
+            assert!(out.contains(&format!("<title>{tip}</title>")), "{tip}");
+        }
+    }
 
     #[test]
     fn pack_keeps_order_and_spacing() {

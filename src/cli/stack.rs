@@ -1,0 +1,266 @@
+//! What the commands that run the stack (`up`, `down`, `status`, `health`, `logs`) share:
+//! the registry and where its state lives, the Docker connection, the async runtime,
+//! Ctrl-C, the project lock, fresh Compose files and secret masking.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{Exit, Failure, Global, Printer, workspace};
+use crate::registry::Registry;
+use crate::runtime::docker::DockerEngine;
+use crate::runtime::lock::{self, Attempt, Holder, ProjectLock};
+use crate::source::SourceFile;
+
+/// A loaded, valid registry and the places that belong to it.
+pub struct Stack {
+    pub source: Arc<SourceFile>,
+    pub reg: Registry,
+    /// The folder of `muster.yaml` (absolute).
+    pub root: PathBuf,
+    /// `.muster/` beside it.
+    pub state_dir: PathBuf,
+}
+
+impl Stack {
+    /// The Compose project name: the registry's `name`.
+    pub fn project(&self) -> &str {
+        &self.reg.name.value
+    }
+
+    /// The flat Compose file `up` drives: `compose/stack.yml` or `compose/stack.<env>.yml`
+    /// under the registry's output folder.
+    pub fn compose_file(&self) -> PathBuf {
+        let name = match &self.reg.environment {
+            Some(env) => format!("stack.{env}.yml"),
+            None => "stack.yml".to_string(),
+        };
+        self.output_dir().join("compose").join(name)
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join(&self.reg.output)
+    }
+
+    /// The file name of the registry, as generated headers name it.
+    pub fn registry_name(&self) -> String {
+        self.source
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| crate::registry::FILE_NAME.to_string())
+    }
+
+    /// A path for messages: relative to the current folder when below it.
+    pub fn shown(&self, path: &Path) -> String {
+        let cwd = std::env::current_dir().ok();
+        let relative = cwd
+            .as_deref()
+            .and_then(|c| path.strip_prefix(c).ok())
+            .unwrap_or(path);
+        relative.display().to_string()
+    }
+}
+
+/// Loads the registry (refusing on errors, with the diagnostics printed).
+pub fn load(global: &Global, printer: &Printer, env: Option<&str>) -> Result<Stack, Failure> {
+    let (source, reg) = workspace::load_valid(global, printer, env)?;
+    let absolute = std::path::absolute(&source.path).unwrap_or_else(|_| source.path.clone());
+    let root = absolute
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    Ok(Stack {
+        state_dir: root.join(".muster"),
+        source,
+        reg,
+        root,
+    })
+}
+
+/// A single-threaded runtime: the work is waiting on one daemon, not computing.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::could_not(format!("cannot start the async runtime: {e}")))
+}
+
+/// Connects to Docker, or says why not (exit 2).
+pub async fn connect(host: Option<&str>) -> Result<DockerEngine, Failure> {
+    DockerEngine::connect(host).await.map_err(|e| {
+        Failure::could_not(e.to_string())
+            .hint("is the Docker daemon running, and may you use its socket? `docker info` tells; DOCKER_HOST chooses another daemon")
+    })
+}
+
+/// Ctrl-C, as a flag any number of waits can watch. Installing it means Ctrl-C no longer
+/// kills muster outright: each wait decides what stopping means.
+#[derive(Clone)]
+pub struct Interrupt(tokio::sync::watch::Receiver<bool>);
+
+impl Interrupt {
+    /// Must run inside the runtime.
+    pub fn install() -> Interrupt {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send(true);
+            }
+        });
+        Interrupt(rx)
+    }
+
+    pub fn happened(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves when Ctrl-C is pressed.
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+/// Takes the project lock; says who holds it and waits (or, with `no_wait`, refuses).
+pub async fn take_lock(
+    stack: &Stack,
+    printer: &Printer,
+    command: &str,
+    no_wait: bool,
+    interrupt: &Interrupt,
+) -> Result<ProjectLock, Failure> {
+    let me = Holder::me(command);
+    let mut told = false;
+    loop {
+        let attempt = lock::try_lock(&stack.state_dir, &me).map_err(|e| {
+            Failure::could_not(format!(
+                "cannot lock {}: {e}",
+                stack.shown(&stack.state_dir.join("lock"))
+            ))
+        })?;
+        let holder = match attempt {
+            Attempt::Acquired(lock) => return Ok(lock),
+            Attempt::Held(holder) => holder,
+        };
+        let who = describe_holder(holder.as_ref());
+        if no_wait {
+            return Err(Failure::could_not(format!(
+                "project `{}` is busy: {who}",
+                stack.project()
+            ))
+            .hint("wait for it to finish, or run again without --no-wait to wait"));
+        }
+        if !told {
+            printer.note(&format!(
+                "waiting for project `{}`: {who} (Ctrl-C to give up)",
+                stack.project()
+            ));
+            told = true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = interrupt.wait() => return Err(Failure::printed(Exit::Interrupted)),
+        }
+    }
+}
+
+fn describe_holder(holder: Option<&Holder>) -> String {
+    let Some(h) = holder else {
+        return "another muster holds its lock".into();
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let ago = crate::runtime::observe::format_uptime(Duration::from_secs(
+        now.saturating_sub(h.started),
+    ));
+    format!(
+        "`{}` (pid {} on {}) has held its lock for {ago}",
+        h.command, h.pid, h.host
+    )
+}
+
+/// Writes the flat Compose file `up` needs when the registry changed since it was
+/// generated. Refuses to overwrite a file edited by hand (that is `muster gen --force`).
+pub fn ensure_compose_file(
+    stack: &Stack,
+    printer: &Printer,
+    source_base: impl FnOnce() -> Result<Registry, Failure>,
+) -> Result<PathBuf, Failure> {
+    use crate::generate::writer::{self, State};
+    let path = stack.compose_file();
+    let (base, envs) = match &stack.reg.environment {
+        Some(env) => (source_base()?, vec![(env.clone(), stack.reg.clone())]),
+        None => (stack.reg.clone(), Vec::new()),
+    };
+    let wanted = stack
+        .output_dir()
+        .join("compose")
+        .strip_prefix(stack.output_dir())
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+        .join(path.file_name().unwrap_or_default());
+    let files = crate::render::compose::render(&base, &envs);
+    let Some(file) = files.into_iter().find(|f| f.path == wanted) else {
+        return Err(Failure::could_not(format!(
+            "the Compose renderer did not produce {}",
+            wanted.display()
+        )));
+    };
+    let plan = writer::plan(
+        &stack.output_dir(),
+        std::slice::from_ref(&file),
+        &[],
+        &stack.registry_name(),
+    )
+    .map_err(|e| Failure::could_not(e.to_string()))?;
+    let entry = &plan.entries[0];
+    match entry.state {
+        State::UpToDate => {}
+        State::Edited | State::Foreign | State::StaleEdited => {
+            return Err(Failure {
+                exit: Exit::Bad,
+                message: Some(format!(
+                    "{} is out of date and was {}",
+                    stack.shown(&path),
+                    if entry.state == State::Foreign {
+                        "not written by muster"
+                    } else {
+                        "edited by hand"
+                    }
+                )),
+                hint: Some(
+                    "`muster diff compose` shows the difference; `muster gen compose --force` replaces it (keeping a .orig copy)".into(),
+                ),
+            });
+        }
+        State::Missing | State::Outdated | State::Stale => {
+            writer::apply(&plan, false).map_err(|e| Failure::could_not(e.to_string()))?;
+            printer.note(&format!("wrote {}", stack.shown(&path)));
+        }
+    }
+    Ok(path)
+}
+
+/// Every known secret value, to mask in what containers print.
+pub struct Masker {
+    values: Vec<String>,
+}
+
+impl Masker {
+    pub fn none() -> Masker {
+        Masker { values: Vec::new() }
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for v in &self.values {
+            if !v.is_empty() && out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), "***");
+            }
+        }
+        out
+    }
+}
