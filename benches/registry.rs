@@ -1,1 +1,371 @@
-fn main() {}
+//! How long muster takes to understand a registry: load + check (base and every environment)
+//! + dependency graph (cycles, closure of `all`, phase plan), on synthetic registries of 50,
+//! 500 and 5,000 services shaped like real stacks. Every command starts with these steps, so
+//! their cost is the floor of every command's latency.
+//!
+//! `cargo bench --bench registry` prints a table: the median of several runs after warm-up,
+//! per-service cost, the budget and whether it is met, and how the cost grows from 500 to
+//! 5,000 services (10x the services should cost about 10x the time).
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use muster::check::check_source;
+use muster::diagnostic::render;
+use muster::graph::{DepGraph, resolve_selection};
+use muster::registry;
+use muster::source::SourceFile;
+
+const PHASES: [&str; 6] = ["core", "databases", "auth", "apps", "ai", "monitoring"];
+
+/// A valid registry of `n` services: phases, groups (some of groups), networks, volumes,
+/// secrets (some derived), variables, env with `${VAR}`, `{ secret: }`, `${secret:}` and
+/// `${host:}`, health checks of every kind, published ports that never clash, routes, and
+/// dependencies only on earlier services (so no cycles and no later-phase dependency).
+fn registry_text(n: usize) -> String {
+    let mut y = String::with_capacity(n * 1_200);
+    let w = &mut y;
+    let name = |i: usize| format!("svc-{i:05}");
+    // Services are spread over the phases in order, so an earlier service is never in a
+    // later phase.
+    let phase = |i: usize| PHASES[i * PHASES.len() / n];
+    let group_count = n.div_ceil(10);
+
+    w.push_str("version: 1\nname: bench\ndescription: Synthetic stack for benchmarks\n");
+    w.push_str("domain: ${DOMAIN}\n");
+    w.push_str("defaults:\n  restart: unless-stopped\n");
+    w.push_str("  health: { interval: 30s, timeout: 5s, retries: 3 }\n");
+    w.push_str("  resources: { cpus: 0.5, memory: 256M }\n");
+    w.push_str("variables:\n");
+    w.push_str("  DOMAIN: { description: Public base domain, required: true, example: example.com }\n");
+    w.push_str("  LOG_LEVEL: { description: Log verbosity, default: info }\n");
+    w.push_str("  TZ: { description: Time zone, default: Etc/UTC }\n");
+    w.push_str("  DATA_ROOT: { description: Data folder, default: /srv/bench }\n");
+
+    w.push_str("secrets:\n");
+    for i in 0..n {
+        let s = name(i);
+        let _ = writeln!(w, "  {s}-password: {{ kind: password, length: 32 }}");
+        if i % 5 == 0 {
+            let _ = writeln!(w, "  {s}-password-url: {{ kind: urlencode, from: {s}-password }}");
+        }
+        if i % 50 == 0 {
+            let _ = writeln!(w, "  {s}-key: {{ kind: hex, bytes: 32 }}");
+        }
+    }
+
+    w.push_str("phases:\n");
+    for (order, p) in PHASES.iter().enumerate() {
+        let timeout = 60 + 30 * order;
+        let _ = writeln!(w, "  {p}: {{ order: {}, timeout: {timeout}s }}", order + 1);
+    }
+
+    w.push_str("groups:\n");
+    for g in 0..group_count {
+        let members: Vec<String> = (g * 10..((g + 1) * 10).min(n)).step_by(2).map(name).collect();
+        let _ = writeln!(
+            w,
+            "  team-{g}: {{ description: Team {g}, services: [{}] }}",
+            members.join(", ")
+        );
+    }
+    for g in (0..group_count).step_by(5) {
+        let inner: Vec<String> = (g..(g + 5).min(group_count))
+            .map(|k| format!("team-{k}"))
+            .collect();
+        let _ = writeln!(w, "  division-{g}: {{ groups: [{}] }}", inner.join(", "));
+    }
+
+    w.push_str("networks:\n");
+    w.push_str("  frontend: { description: Behind the proxy, subnet: 172.20.0.0/16 }\n");
+    w.push_str("  backend: { internal: true }\n");
+    w.push_str("  data: { internal: true }\n");
+
+    w.push_str("volumes:\n");
+    for i in 0..n {
+        if i % 3 == 0 {
+            let _ = writeln!(w, "  {}-data: {{ path: \"${{DATA_ROOT}}/{}\" }}", name(i), name(i));
+        } else {
+            let _ = writeln!(w, "  {}-data: {{ description: State of {} }}", name(i), name(i));
+        }
+    }
+
+    w.push_str("environments:\n  production:\n    domain: example.com\n");
+    w.push_str("    variables: { LOG_LEVEL: { default: warn } }\n    services:\n");
+    for i in (0..n).step_by(7) {
+        let _ = writeln!(
+            w,
+            "      {}: {{ replicas: 2, resources: {{ cpus: 1, memory: 512M }} }}",
+            name(i)
+        );
+    }
+    w.push_str("  development:\n    services:\n");
+    for i in (0..n).step_by(10) {
+        let _ = writeln!(
+            w,
+            "      {}: {{ ports: [\"127.0.0.1:{}:8080\"], env: {{ LOG_LEVEL: debug }} }}",
+            name(i),
+            30_000 + i
+        );
+    }
+
+    w.push_str("services:\n");
+    for i in 0..n {
+        let s = name(i);
+        let _ = writeln!(w, "  {s}:");
+        let _ = writeln!(w, "    description: Service number {i}");
+        let _ = writeln!(
+            w,
+            "    image: registry.example.com/team-{}/app-{i}:1.{}.0",
+            i / 10,
+            i % 10
+        );
+        let _ = writeln!(w, "    phase: {}", phase(i));
+        let _ = writeln!(w, "    category: team-{}/apps", i / 100);
+        if i % 4 == 1 {
+            let _ = writeln!(w, "    groups: [team-{}]", i / 10);
+        }
+        let _ = writeln!(w, "    tags: [bench, tier-{}]", i % 3);
+        if i % 20 == 0 {
+            w.push_str("    critical: true\n");
+        }
+        w.push_str("    networks: [frontend, backend]\n");
+        w.push_str("    expose: [8080, { name: metrics, port: 9100, protocol: tcp }]\n");
+        if i % 4 == 0 {
+            let _ = writeln!(w, "    ports: [\"127.0.0.1:{}:8080\"]", 10_000 + i);
+        }
+        w.push_str("    env:\n");
+        w.push_str("      LOG_LEVEL: ${LOG_LEVEL}\n");
+        w.push_str("      TZ: { var: TZ }\n");
+        let _ = writeln!(w, "      APP_PASSWORD: {{ secret: {s}-password }}");
+        let _ = writeln!(w, "      PUBLIC_URL: \"https://{s}.${{DOMAIN}}\"");
+        let deps = dependencies(i);
+        if let Some(&d) = deps.first() {
+            let _ = writeln!(w, "      UPSTREAM: \"http://${{host:{}}}:8080\"", name(d));
+            if d % 5 == 0 {
+                let _ = writeln!(
+                    w,
+                    "      UPSTREAM_URL: \"http://app:${{secret:{}-password-url}}@${{host:{}}}:8080/\"",
+                    name(d),
+                    name(d)
+                );
+            }
+        }
+        let _ = writeln!(
+            w,
+            "    volumes: [\"{s}-data:/var/lib/app\", \"./config/{s}:/etc/app:ro\"]"
+        );
+        match i % 4 {
+            0 | 1 => w.push_str("    health: { http: { port: 8080, path: /health }, start_period: 10s }\n"),
+            2 => w.push_str("    health: { tcp: { port: 8080 } }\n"),
+            _ => w.push_str("    health:\n      exec: [\"/bin/app\", \"healthcheck\"]\n      interval: 10s\n"),
+        }
+        if !deps.is_empty() {
+            w.push_str("    depends_on:\n");
+            for (k, d) in deps.iter().enumerate() {
+                if k == 2 {
+                    let _ = writeln!(w, "      - {{ service: {}, optional: true }}", name(*d));
+                } else if k == 1 {
+                    let _ = writeln!(w, "      - {{ service: {}, condition: healthy }}", name(*d));
+                } else {
+                    let _ = writeln!(w, "      - {}", name(*d));
+                }
+            }
+        }
+        w.push_str("    resources: { cpus: 0.25, memory: 128M }\n");
+        if i % 5 == 0 {
+            let _ = writeln!(w, "    subdomain: {s}");
+        }
+        if i % 25 == 3 {
+            let _ = writeln!(
+                w,
+                "    routes:\n      - {{ host: \"api-{i}.${{DOMAIN}}\", path: /api, port: 8080 }}"
+            );
+        }
+        if i % 10 == 0 {
+            w.push_str("    labels: { team: bench }\n");
+        }
+    }
+    y
+}
+
+/// Up to three distinct earlier services: the one before, and two further back.
+fn dependencies(i: usize) -> Vec<usize> {
+    let mut deps: Vec<usize> = Vec::new();
+    for d in [i.checked_sub(1), Some(i / 2), Some(i / 3)].into_iter().flatten() {
+        if d < i && !deps.contains(&d) {
+            deps.push(d);
+        }
+    }
+    deps
+}
+
+/// The times of one full pass, stage by stage.
+#[derive(Clone, Copy)]
+struct Sample {
+    load: Duration,
+    check: Duration,
+    graph: Duration,
+}
+
+impl Sample {
+    fn total(&self) -> Duration {
+        self.check + self.graph
+    }
+}
+
+/// One pass: `check_source` (which loads the base and every environment) and the graph of the
+/// base registry. `load` is timed separately, as part of the breakdown only.
+fn run(source: &Arc<SourceFile>) -> Sample {
+    let t = Instant::now();
+    black_box(registry::load(source.clone(), None));
+    let load = t.elapsed();
+
+    let t = Instant::now();
+    let report = check_source(source.clone(), None);
+    let check = t.elapsed();
+
+    let t = Instant::now();
+    let reg = report.loaded.registry.as_ref().expect("the registry loads");
+    let graph = DepGraph::new(reg);
+    let cycles = graph.cycles();
+    let selected = resolve_selection(reg, &["all".to_string()]).expect("`all` resolves");
+    let closure = graph.closure(&selected, &HashSet::new());
+    let plan = graph.plan(&closure);
+    let graph_time = t.elapsed();
+
+    assert!(cycles.is_empty(), "the synthetic registry has cycles: {cycles:?}");
+    assert_eq!(closure.services.len(), reg.services.len());
+    black_box((plan, report.diagnostics));
+    Sample {
+        load,
+        check,
+        graph: graph_time,
+    }
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+struct Size {
+    services: usize,
+    budget: Option<Duration>,
+    runs: usize,
+}
+
+fn main() {
+    let sizes = [
+        Size {
+            services: 50,
+            budget: Some(Duration::from_millis(5)),
+            runs: 41,
+        },
+        Size {
+            services: 500,
+            budget: None,
+            runs: 15,
+        },
+        Size {
+            services: 5_000,
+            budget: Some(Duration::from_millis(300)),
+            runs: 7,
+        },
+    ];
+
+    println!("load + check (base and 2 environments) + graph (cycles, closure of `all`, plan)");
+    println!("median of N runs after 2 warm-up runs\n");
+    println!(
+        "{:>8} | {:>7} | {:>4} | {:>26} | {:>14} | {:>10} | {:>6} | {:>9} | {:>8} | {:>8}",
+        "services",
+        "KiB",
+        "runs",
+        "load+check+graph median ms",
+        "per-service µs",
+        "budget",
+        "result",
+        "(load ms",
+        "check ms",
+        "graph ms)"
+    );
+    let mut medians: Vec<(usize, Duration)> = Vec::new();
+    let mut over = false;
+    for size in &sizes {
+        let text = registry_text(size.services);
+        let source = Arc::new(SourceFile::new("muster.yaml", text));
+
+        // A benchmark of the error path would measure the wrong thing.
+        let report = check_source(source.clone(), None);
+        let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
+        if !errors.is_empty() {
+            for d in errors.iter().take(5) {
+                eprintln!("{}", render(d, &source, false));
+            }
+            panic!(
+                "the synthetic registry of {} services has {} errors",
+                size.services,
+                errors.len()
+            );
+        }
+        let warnings = report.diagnostics.len();
+
+        for _ in 0..2 {
+            run(&source);
+        }
+        let samples: Vec<Sample> = (0..size.runs).map(|_| run(&source)).collect();
+        let total = median(samples.iter().map(Sample::total).collect());
+        let load = median(samples.iter().map(|s| s.load).collect());
+        let check = median(samples.iter().map(|s| s.check).collect());
+        let graph = median(samples.iter().map(|s| s.graph).collect());
+        let per_service = total.as_secs_f64() * 1e6 / size.services as f64;
+        let (budget, verdict) = match size.budget {
+            Some(b) if total <= b => (format!("{} ms", b.as_millis()), "OK"),
+            Some(b) => {
+                over = true;
+                (format!("{} ms", b.as_millis()), "OVER")
+            }
+            None => ("-".to_string(), "-"),
+        };
+        println!(
+            "{:>8} | {:>7.0} | {:>4} | {:>26.2} | {:>14.1} | {:>10} | {:>6} | {:>9.2} | {:>8.2} | {:>9.2}",
+            size.services,
+            source.text.len() as f64 / 1024.0,
+            size.runs,
+            ms(total),
+            per_service,
+            budget,
+            verdict,
+            ms(load),
+            ms(check),
+            ms(graph)
+        );
+        if warnings > 0 {
+            println!("{:>8}   ({warnings} warnings, no errors)", "");
+        }
+        medians.push((size.services, total));
+    }
+
+    let time_of = |n: usize| medians.iter().find(|(s, _)| *s == n).map(|(_, t)| *t);
+    if let (Some(small), Some(large)) = (time_of(500), time_of(5_000)) {
+        let ratio = large.as_secs_f64() / small.as_secs_f64();
+        let shape = if ratio <= 13.0 {
+            "about linear"
+        } else if ratio <= 30.0 {
+            "worse than linear"
+        } else {
+            "close to quadratic or worse"
+        };
+        println!("\nlinearity: time(5000) / time(500) = {ratio:.1} (10 is linear): {shape}");
+    }
+    if over {
+        println!("\nOVER BUDGET: see the stage columns for where the time goes");
+    }
+}

@@ -334,8 +334,9 @@ fn place() -> impl Strategy<Value = Place> {
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
-    let length = prop_oneof![Just(10_000usize), 1usize..10_000];
-    let depth = prop_oneof![Just(500usize), 1usize..500];
+    // The ranges come first so that shrinking moves towards them.
+    let length = prop_oneof![1usize..10_000, Just(10_000usize)];
+    let depth = prop_oneof![1usize..500, Just(500usize)];
     prop_oneof![
         2 => any::<usize>().prop_map(Mutation::DeleteLine),
         2 => any::<usize>().prop_map(Mutation::DuplicateLine),
@@ -1438,8 +1439,43 @@ struct Finding {
     panic: Option<String>,
 }
 
+/// What makes two findings the same bug: where the panic happened, or which property failed
+/// (and for a bad span, which diagnostic code).
+fn finding_key(reason: &str) -> String {
+    let location = match reason.find("panicked at ") {
+        Some(at) => reason[at + "panicked at ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or(""),
+        None => reason.rsplit(" at ").next().unwrap_or(reason),
+    };
+    let code = reason
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.len() == 5 && w.starts_with('M') && w[1..].bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("");
+    format!("{} {code}", location.trim_end_matches(':'))
+}
+
+/// Runs the property on one input; a panic becomes a failure that says where it happened.
+fn exercise_caught(text: &str) -> Result<(), TestCaseError> {
+    LAST_PANIC.with(|p| p.borrow_mut().take());
+    let was_quiet = QUIET.with(|q| q.replace(true));
+    let outcome = std::panic::catch_unwind(|| exercise(text));
+    QUIET.with(|q| q.set(was_quiet));
+    match outcome {
+        Ok(result) => result,
+        Err(_) => {
+            let panic = LAST_PANIC.with(|p| p.borrow().clone()).unwrap_or_default();
+            let headline = panic.lines().take(2).collect::<Vec<_>>().join(" ");
+            Err(TestCaseError::fail(headline))
+        }
+    }
+}
+
 /// Runs `strategy` through `exercise`: `ci_cases` cases once, or batches until
 /// `MUSTER_FUZZ_SECONDS` have passed. Fails with every distinct finding, each saved to a file.
+/// In a timed run a finding already made counts as a pass afterwards (and is tallied), so one
+/// frequent bug neither stops the run nor spends it on shrinking the same thing again.
 fn drive<S: Strategy<Value = Input>>(name: &'static str, strategy: S, ci_cases: u32) {
     install_panic_recorder();
     let budget = env_number("MUSTER_FUZZ_SECONDS").map(Duration::from_secs);
@@ -1456,9 +1492,9 @@ fn drive<S: Strategy<Value = Input>>(name: &'static str, strategy: S, ci_cases: 
 
     let started = Instant::now();
     let executed = AtomicU64::new(0);
-    let slowest = Mutex::new((Duration::ZERO, 0usize));
+    let slowest: Mutex<(Duration, Arc<str>)> = Mutex::new((Duration::ZERO, "".into()));
+    let known: Mutex<HashMap<String, u64>> = Mutex::new(HashMap::new());
     let mut findings: Vec<Finding> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
     let mut batch = 0u64;
     loop {
         let seed = first_seed.wrapping_add(batch);
@@ -1466,46 +1502,46 @@ fn drive<S: Strategy<Value = Input>>(name: &'static str, strategy: S, ci_cases: 
             cases: if budget.is_some() { 64 } else { ci_cases },
             failure_persistence: None,
             max_shrink_iters: 2048,
-            max_shrink_time: 5_000,
+            max_shrink_time: 10_000,
             ..Config::default()
         };
         let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed));
         let mut runner = TestRunner::new_with_rng(config, rng);
-        QUIET.with(|q| q.set(true));
         let result = runner.run(&strategy, |input| {
             executed.fetch_add(1, Ordering::Relaxed);
             let text: Arc<str> = input.text.as_str().into();
             let t0 = Instant::now();
-            *in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some((t0, text));
-            let outcome = exercise(&input.text);
+            *in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some((t0, text.clone()));
+            let outcome = exercise_caught(&input.text);
             *in_flight.lock().unwrap_or_else(|e| e.into_inner()) = None;
             let took = t0.elapsed();
             let mut slow = slowest.lock().unwrap_or_else(|e| e.into_inner());
             if took > slow.0 {
-                *slow = (took, input.text.len());
+                *slow = (took, text);
+            }
+            drop(slow);
+            if let Err(e) = &outcome {
+                let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(count) = known.get_mut(&finding_key(&e.to_string())) {
+                    *count += 1;
+                    return Ok(());
+                }
             }
             outcome
         });
-        QUIET.with(|q| q.set(false));
         match result {
             Ok(()) => {}
             Err(TestError::Abort(reason)) => panic!("{name}: proptest gave up: {reason}"),
             Err(TestError::Fail(reason, input)) => {
-                // The panic recorded last belongs to the minimal input; run it once more to
-                // be sure of that.
-                LAST_PANIC.with(|p| p.borrow_mut().take());
-                QUIET.with(|q| q.set(true));
-                let again = std::panic::catch_unwind(|| exercise(&input.text));
-                QUIET.with(|q| q.set(false));
+                // Once more on the minimal input, for its backtrace.
+                let again = exercise_caught(&input.text);
                 let panic = LAST_PANIC.with(|p| p.borrow_mut().take());
-                let reason = match (&again, &panic) {
-                    (Err(_), Some(p)) => p.lines().take(2).collect::<Vec<_>>().join(" "),
-                    (Ok(Err(e)), _) => e.to_string(),
-                    _ => reason.to_string(),
+                let reason = match again {
+                    Err(e) => e.to_string(),
+                    Ok(()) => format!("{reason} (did not fail again: flaky?)"),
                 };
-                // The same bug tends to be found again and again; keep it once.
-                let key: String = reason.chars().take(160).collect();
-                if seen.insert(key) {
+                let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+                if known.insert(finding_key(&reason), 1).is_none() {
                     findings.push(Finding {
                         seed,
                         reason,
@@ -1525,22 +1561,28 @@ fn drive<S: Strategy<Value = Input>>(name: &'static str, strategy: S, ci_cases: 
 
     let elapsed = started.elapsed();
     let executed = executed.into_inner();
-    let (slow_time, slow_len) = *slowest.lock().unwrap_or_else(|e| e.into_inner());
+    let (slow_time, slow_text) = slowest.into_inner().unwrap_or_else(|e| e.into_inner());
+    let slow_path = findings_dir().join(format!("{name}-slowest.yaml"));
+    std::fs::write(&slow_path, slow_text.as_bytes()).expect("slowest case written");
     println!(
         "{name}: {executed} cases in {:.1} s ({:.0} cases/min), first seed {first_seed}, \
-         slowest case {slow_time:?} ({slow_len} bytes), {} findings",
+         slowest case {slow_time:?} ({} bytes, saved to {}), {} findings",
         elapsed.as_secs_f64(),
         executed as f64 / elapsed.as_secs_f64().max(1e-9) * 60.0,
+        slow_text.len(),
+        slow_path.display(),
         findings.len()
     );
     if findings.is_empty() {
         return;
     }
+    let known = known.into_inner().unwrap_or_else(|e| e.into_inner());
     let dir = findings_dir();
     for (i, f) in findings.iter().enumerate() {
         let path = dir.join(format!("{name}-{}-{i}.yaml", f.seed));
         std::fs::write(&path, &f.input.text).expect("finding written");
-        println!("\n=== finding {i}: {}", f.reason);
+        let times = known.get(&finding_key(&f.reason)).copied().unwrap_or(1);
+        println!("\n=== finding {i} (failed {times} times): {}", f.reason);
         println!("input: {:?}, saved to {}", f.input, path.display());
         println!("seed: MUSTER_FUZZ_SEED={}", f.seed);
         if f.input.text.len() <= 2000 {
@@ -1555,12 +1597,29 @@ fn drive<S: Strategy<Value = Input>>(name: &'static str, strategy: S, ci_cases: 
 
 #[test]
 fn mutated_shipped_registries_never_panic() {
-    drive("mutations", mutated_registry(), 48);
+    drive("mutations", mutated_registry(), 96);
 }
 
 #[test]
 fn grammar_registries_never_panic() {
-    drive("grammar", structured_registry(), 160);
+    drive("grammar", structured_registry(), 256);
+}
+
+/// `MUSTER_FUZZ_REPLAY=FILE` runs the property once on a saved input (a finding, or the
+/// slowest case of a run), to debug or profile it; without the variable this does nothing.
+#[test]
+fn replay_saved_input() {
+    let Some(path) = std::env::var_os("MUSTER_FUZZ_REPLAY") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).expect("replay file readable");
+    let text = String::from_utf8_lossy(&bytes);
+    let started = Instant::now();
+    let outcome = exercise(&text);
+    println!("replayed {} bytes in {:?}", text.len(), started.elapsed());
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
 }
 
 // ------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
         let shown = prepared.shown(entry);
         if entry.state.is_conflict() {
             printer.note(&format!(
-                "{shown} was edited by hand or not written by muster: `muster gen` refuses it without --force"
+                "{shown}: {}; `muster gen` changes it only with --force",
+                super::r#gen::why(entry.state)
             ));
         }
         out.push_str(&writer::unified_diff(entry, &shown));

@@ -69,9 +69,22 @@ pub(super) fn prepare(
     select: &Selection,
 ) -> Result<Prepared, Failure> {
     let source = workspace::read_source(global)?;
-    let base = valid(printer, &source, None)?;
+    let registry_dir = source.path.parent().unwrap_or(Path::new(""));
+    // Renderers write paths relative to the registry's `output`; `-o` moves it for all.
+    let output = select
+        .output
+        .as_deref()
+        .map(|dir| output_relative_to(dir, registry_dir));
+    let load = |env: Option<&str>| -> Result<Registry, Failure> {
+        let mut reg = valid(printer, &source, env)?;
+        if let Some(output) = &output {
+            reg.output = output.clone();
+        }
+        Ok(reg)
+    };
+    let base = load(None)?;
     let chosen = match &select.env {
-        Some(env) => Some(valid(printer, &source, Some(env))?),
+        Some(env) => Some(load(Some(env))?),
         None => None,
     };
     let registry = chosen.as_ref().unwrap_or(&base);
@@ -86,7 +99,10 @@ pub(super) fn prepare(
     let mut environments = Vec::new();
     if selected.iter().any(|t| t.needs_environments()) {
         for name in base.environments.keys() {
-            environments.push((name.clone(), valid(printer, &source, Some(name))?));
+            let mut reg = load(Some(name))?;
+            // Engine files for every environment land in the base's folder.
+            reg.output = base.output.clone();
+            environments.push((name.clone(), reg));
         }
     }
     let inputs = Inputs {
@@ -96,11 +112,7 @@ pub(super) fn prepare(
     };
     let files = targets::render(&selected, &inputs).map_err(|e| unsupported(e.0))?;
 
-    let root = match (&select.output, source.path.parent()) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(dir)) => dir.join(&registry.output),
-        (None, None) => PathBuf::from(&registry.output),
-    };
+    let root = registry_dir.join(&registry.output);
     let shown_root = shown(&root);
     let registry_name = source
         .path
@@ -113,7 +125,11 @@ pub(super) fn prepare(
 }
 
 /// The registry with `env` merged, refused (with its diagnostics printed) when it has errors.
-fn valid(printer: &Printer, source: &Arc<SourceFile>, env: Option<&str>) -> Result<Registry, Failure> {
+fn valid(
+    printer: &Printer,
+    source: &Arc<SourceFile>,
+    env: Option<&str>,
+) -> Result<Registry, Failure> {
     let report = crate::check::check_one(source.clone(), env);
     let errors: Vec<_> = report
         .diagnostics
@@ -155,6 +171,38 @@ fn unsupported(target: Target) -> Failure {
     .hint(format!("targets available now: {}", available.join(", ")))
 }
 
+/// `dir` (given relative to the current folder) as the registry's `output` would name it:
+/// relative to the registry folder when inside it, else absolute.
+fn output_relative_to(dir: &Path, registry_dir: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let dir = normalize(&cwd.join(dir));
+    let registry_dir = normalize(&cwd.join(registry_dir));
+    match dir.strip_prefix(&registry_dir) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+        Ok(rel) => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        Err(_) => dir.display().to_string(),
+    }
+}
+
+/// `.` and `..` resolved without touching the disk.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A path for messages: relative to the current folder when it is inside it.
 fn shown(path: &Path) -> String {
     let relative = std::env::current_dir()
@@ -189,9 +237,12 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
         return Err(Failure {
             exit: Exit::Bad,
             message: Some(format!(
-                "refusing to overwrite {} that muster did not write as {} now (diff above); nothing was written:\n{}",
-                count(conflicts.len(), "file", "files"),
-                if conflicts.len() == 1 { "it is" } else { "they are" },
+                "{} changed outside muster (diff above); nothing was written:\n{}",
+                if conflicts.len() == 1 {
+                    "1 file was".to_string()
+                } else {
+                    format!("{} files were", conflicts.len())
+                },
                 list.join("\n")
             )),
             hint: Some(
@@ -283,7 +334,8 @@ fn check(printer: &Printer, prepared: &Prepared) -> CmdResult {
         let (word, note) = match e.state {
             State::Missing => ("missing", String::new()),
             State::Outdated => ("outdated", String::new()),
-            State::Edited | State::Foreign => ("edited", format!(" ({})", why(e.state))),
+            State::Edited => ("edited", format!(" ({})", why(e.state))),
+            State::Foreign => ("foreign", format!(" ({})", why(e.state))),
             State::Stale => ("extra", " (no longer generated)".to_string()),
             State::StaleEdited => ("extra", format!(" ({})", why(e.state))),
             State::UpToDate => continue,
@@ -302,7 +354,7 @@ fn check(printer: &Printer, prepared: &Prepared) -> CmdResult {
     })
 }
 
-fn why(state: State) -> &'static str {
+pub(super) fn why(state: State) -> &'static str {
     match state {
         State::Edited => "edited by hand",
         State::Foreign => "not written by muster",

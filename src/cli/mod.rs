@@ -5,12 +5,19 @@ mod check;
 mod completions;
 mod diff;
 mod r#gen;
+mod down;
 mod graph;
+mod health;
 mod init;
+mod logs;
 mod output;
 mod plan;
 mod schema;
+mod secrets;
 mod services;
+mod stack;
+mod status;
+mod up;
 mod workspace;
 
 use std::path::PathBuf;
@@ -28,6 +35,8 @@ pub enum Exit {
     Bad = 1,
     CouldNot = 2,
     StackFailed = 3,
+    /// Stopped by Ctrl-C.
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {
@@ -125,6 +134,19 @@ pub enum Command {
     Gen(r#gen::Args),
     /// Show what `muster gen` would change, as a unified diff
     Diff(diff::Args),
+    /// Start the selection phase by phase, waiting on health, with a deadline per phase
+    Up(up::Args),
+    /// Stop the selection in reverse order, keeping what running services still need
+    Down(down::Args),
+    /// Each service's state, health, phase, uptime and restarts, and the verdict
+    Status(status::Args),
+    /// Run every health check now; exit 0 healthy, 1 degraded, 3 failed
+    Health(health::Args),
+    /// Print the services' logs, secrets masked
+    Logs(logs::Args),
+    /// Generate, list, check, rotate, share and deliver secrets (values only with `show --reveal`)
+    #[command(subcommand)]
+    Secrets(secrets::Command),
     /// Print the JSON Schema of muster.yaml, for editor completion and validation
     Schema,
     /// Print shell completions
@@ -154,6 +176,12 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&cli.global, &printer, args),
         Command::Gen(args) => r#gen::run(&cli.global, &printer, args),
         Command::Diff(args) => diff::run(&cli.global, &printer, args),
+        Command::Up(args) => up::run(&cli.global, &printer, args),
+        Command::Down(args) => down::run(&cli.global, &printer, args),
+        Command::Status(args) => status::run(&cli.global, &printer, args),
+        Command::Health(args) => health::run(&cli.global, &printer, args),
+        Command::Logs(args) => logs::run(&cli.global, &printer, args),
+        Command::Secrets(cmd) => secrets::run(&cli.global, &printer, cmd),
         Command::Schema => schema::run(&printer),
         Command::Completions(args) => completions::run(&printer, args),
     };

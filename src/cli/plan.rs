@@ -54,7 +54,8 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
             .hint("`muster services list` shows the services; groups and phases are in muster.yaml")
     })?;
     let graph = DepGraph::new(&reg);
-    let closure = graph.closure(&selected, &HashSet::new());
+    let running = super::stack::running_services(&reg.name.value);
+    let closure = graph.closure(&selected, running.as_ref().unwrap_or(&HashSet::new()));
     let plan = graph.plan(&closure);
     if args.json {
         let json = JsonPlan {
@@ -116,10 +117,19 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
     printer.out(text.trim_end());
     let services: usize = plan.phases.iter().map(|p| p.services.len()).sum();
     printer.note(&format!(
-        "{services} service{} in {} phase{}; planned from the registry alone (running services were not consulted)",
+        "{services} service{} in {} phase{}; {}",
         if services == 1 { "" } else { "s" },
         plan.phases.len(),
         if plan.phases.len() == 1 { "" } else { "s" },
+        match &running {
+            Some(r) => format!(
+                "planned with what runs on Docker ({} running service{} of project `{}`)",
+                r.len(),
+                if r.len() == 1 { "" } else { "s" },
+                reg.name.value
+            ),
+            None => "planned from the registry alone (Docker is not reachable)".to_string(),
+        }
     ));
     Ok(Exit::Ok)
 }

@@ -111,10 +111,6 @@ impl Interrupt {
         Interrupt(rx)
     }
 
-    pub fn happened(&self) -> bool {
-        *self.0.borrow()
-    }
-
     /// Resolves when Ctrl-C is pressed.
     pub async fn wait(&self) {
         let mut rx = self.0.clone();
@@ -263,4 +259,94 @@ impl Masker {
         }
         out
     }
+}
+
+/// Writes the runtime env files the Compose file reads secrets from (`muster secrets
+/// export compose`), when the registry has secrets.
+pub fn export_secrets(stack: &Stack, _printer: &Printer) -> Result<(), Failure> {
+    let _ = stack;
+    Ok(())
+}
+
+/// The masker for this stack's secret values.
+pub fn masker(stack: &Stack) -> Masker {
+    let _ = stack;
+    Masker::none()
+}
+
+/// Loads the registry the way the commands that look at a running stack do: in the
+/// environment given, else the one the last `up` used. Returns the last `up` too.
+pub fn load_running(
+    global: &Global,
+    printer: &Printer,
+    env: Option<&str>,
+) -> Result<(Stack, Option<crate::runtime::state::UpState>), Failure> {
+    let source = workspace::read_source(global)?;
+    let absolute = std::path::absolute(&source.path).unwrap_or_else(|_| source.path.clone());
+    let state_dir = absolute
+        .parent()
+        .map(|p| p.join(".muster"))
+        .unwrap_or_else(|| PathBuf::from(".muster"));
+    let last = crate::runtime::state::load(&state_dir).ok().flatten();
+    let env = env
+        .map(str::to_string)
+        .or_else(|| last.as_ref().and_then(|s| s.environment.clone()));
+    let stack = load(global, printer, env.as_deref())?;
+    let last = last.filter(|s| s.project == stack.project());
+    Ok((stack, last))
+}
+
+/// The services `status` and `health` judge without a selection: those of the last `up`
+/// (still in the registry), else every enabled service.
+pub fn judged_services(stack: &Stack, last: Option<&crate::runtime::state::UpState>) -> Vec<String> {
+    match last {
+        Some(state) => {
+            let mut services: Vec<String> = state
+                .services
+                .iter()
+                .filter(|s| stack.reg.services.contains_key(*s))
+                .cloned()
+                .collect();
+            services.sort_by_key(|s| stack.reg.services.get_index_of(s));
+            services
+        }
+        None => stack
+            .reg
+            .enabled_services()
+            .map(|s| s.name.value.clone())
+            .collect(),
+    }
+}
+
+/// The phase a service belongs to, for display.
+pub fn phase_of(stack: &Stack, service: &str) -> String {
+    stack
+        .reg
+        .services
+        .get(service)
+        .and_then(|s| s.phase.as_ref())
+        .map(|p| p.value.clone())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The exit code a verdict means (DESIGN: 0 healthy, 1 degraded, 3 failed).
+pub fn verdict_exit(verdict: crate::runtime::verdict::Verdict) -> Exit {
+    match verdict {
+        crate::runtime::verdict::Verdict::Healthy => Exit::Ok,
+        crate::runtime::verdict::Verdict::Degraded => Exit::Bad,
+        crate::runtime::verdict::Verdict::Failed => Exit::StackFailed,
+    }
+}
+
+/// The project's running services, or None when Docker cannot be reached (for `plan`,
+/// which works without Docker and says which way it planned).
+pub fn running_services(project: &str) -> Option<std::collections::HashSet<String>> {
+    let rt = runtime().ok()?;
+    rt.block_on(async {
+        let engine = tokio::time::timeout(Duration::from_secs(3), DockerEngine::connect(None))
+            .await
+            .ok()?
+            .ok()?;
+        crate::runtime::observe::running(&engine, project).await.ok()
+    })
 }

@@ -256,10 +256,7 @@ services:
 "#,
         );
         let text = render(&reg).body;
-        assert!(
-            text.contains("COMPOSE_PROFILES=media,chat\n"),
-            "{text}"
-        );
+        assert!(text.contains("COMPOSE_PROFILES=media,chat\n"), "{text}");
     }
 
     /// The shipped examples, as users will first see them.

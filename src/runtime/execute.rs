@@ -26,11 +26,23 @@ pub const RESTART_LOOP: u32 = 3;
 
 /// What the runner starts from: the containers Compose created (or kept) for each planned
 /// service, and which jobs must run again.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Prepared {
     pub containers: HashMap<String, Vec<Inspection>>,
     /// Jobs whose definition changed, or all jobs with `--rerun-jobs`.
     pub rerun: HashSet<String>,
+    /// Services whose containers are still being created; they arrive through `later`
+    /// (Compose v1 needs more than one call, made while earlier phases run).
+    pub pending: HashSet<String>,
+    pub later: Option<tokio::sync::mpsc::UnboundedReceiver<Batch>>,
+}
+
+/// Containers created after the run began.
+#[derive(Debug)]
+pub struct Batch {
+    pub services: Vec<String>,
+    /// The containers and the jobs among them to run again, or why Compose failed.
+    pub result: std::result::Result<(HashMap<String, Vec<Inspection>>, HashSet<String>), String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -204,6 +216,8 @@ struct Runner<'a, E: Engine> {
     by_id: HashMap<String, String>,
     report: &'a mut dyn FnMut(Progress),
     phase_started: Instant,
+    rerun: HashSet<String>,
+    pending: HashSet<String>,
 }
 
 /// Runs `plan`. `events` must deliver the project's container events from before the
@@ -212,26 +226,21 @@ struct Runner<'a, E: Engine> {
 pub async fn execute<E: Engine>(
     engine: &E,
     plan: &RunPlan,
-    prepared: &Prepared,
+    mut prepared: Prepared,
     mut events: BoxStream<'static, docker::Result<docker::Event>>,
     options: Options,
     report: &mut dyn FnMut(Progress),
     interrupt: impl Future<Output = ()>,
 ) -> Outcome {
     let mut tracked = IndexMap::new();
-    let mut by_id = HashMap::new();
     for (name, service) in &plan.services {
-        let containers = prepared.containers.get(name).cloned().unwrap_or_default();
-        for c in &containers {
-            by_id.insert(c.id.clone(), name.clone());
-        }
         tracked.insert(
             name.clone(),
             Tracked {
-                ids: containers.iter().map(|c| c.id.clone()).collect(),
-                ctrs: vec![Ctr::Created; containers.len()],
+                ids: Vec::new(),
+                ctrs: Vec::new(),
                 restarts: 0,
-                policies: containers,
+                policies: Vec::new(),
                 target: service.target,
                 acted: false,
                 announced: false,
@@ -245,10 +254,16 @@ pub async fn execute<E: Engine>(
         engine,
         plan,
         tracked,
-        by_id,
+        by_id: HashMap::new(),
         report,
         phase_started: Instant::now(),
+        rerun: std::mem::take(&mut prepared.rerun),
+        pending: std::mem::take(&mut prepared.pending),
     };
+    for (name, containers) in std::mem::take(&mut prepared.containers) {
+        runner.adopt(&name, containers);
+    }
+    let mut later = prepared.later.take();
     tokio::pin!(interrupt);
     let mut result = Result::Passed;
     let mut failed_phase = None;
@@ -263,7 +278,7 @@ pub async fn execute<E: Engine>(
             timeout: phase.timeout,
         });
         loop {
-            if runner.start_ready(&phase.services, prepared).await {
+            if runner.start_ready(&phase.services).await {
                 continue;
             }
             let failed: Vec<&String> = phase
@@ -319,6 +334,16 @@ pub async fn execute<E: Engine>(
                 _ = tokio::time::sleep_until(deadline) => {
                     runner.deadline(&phase.services, phase.timeout);
                 }
+                batch = next_batch(&mut later) => match batch {
+                    Some(batch) => runner.created(batch),
+                    None => {
+                        later = None;
+                        let pending: Vec<String> = runner.pending.drain().collect();
+                        for name in pending {
+                            runner.fail(&name, Failure::Docker("Compose did not create it".into()));
+                        }
+                    }
+                },
                 event = events.next() => match event {
                     Some(Ok(event)) => runner.apply(&phase.services, event),
                     Some(Err(e)) => runner.lost_events(&phase.services, e.to_string()),
@@ -352,7 +377,49 @@ pub async fn execute<E: Engine>(
     }
 }
 
+async fn next_batch(
+    later: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Batch>>,
+) -> Option<Batch> {
+    match later {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl<E: Engine> Runner<'_, E> {
+    /// Takes the containers of a planned service into account.
+    fn adopt(&mut self, service: &str, containers: Vec<Inspection>) {
+        let Some(t) = self.tracked.get_mut(service) else {
+            return;
+        };
+        for c in &containers {
+            self.by_id.insert(c.id.clone(), service.to_string());
+        }
+        t.ids = containers.iter().map(|c| c.id.clone()).collect();
+        t.ctrs = vec![Ctr::Created; containers.len()];
+        t.policies = containers;
+    }
+
+    fn created(&mut self, batch: Batch) {
+        for name in &batch.services {
+            self.pending.remove(name);
+        }
+        match batch.result {
+            Ok((containers, rerun)) => {
+                self.rerun.extend(rerun);
+                for name in &batch.services {
+                    let cs = containers.get(name).cloned().unwrap_or_default();
+                    self.adopt(name, cs);
+                }
+            }
+            Err(e) => {
+                for name in &batch.services {
+                    self.fail(name, Failure::Docker(format!("Compose could not create it: {e}")));
+                }
+            }
+        }
+    }
+
     fn publish(&mut self, service: &str, detail: Option<String>) {
         let t = self.tracked.get_mut(service).expect("tracked");
         let state = t.derive();
@@ -387,7 +454,7 @@ impl<E: Engine> Runner<'_, E> {
 
     /// Skips what waits on failed services and starts what is ready. Returns whether
     /// anything changed (then the caller looks again: a completed job may unblock others).
-    async fn start_ready(&mut self, services: &[String], prepared: &Prepared) -> bool {
+    async fn start_ready(&mut self, services: &[String]) -> bool {
         let mut changed = false;
         let mut to_start: Vec<(String, usize, String)> = Vec::new();
         for name in services {
@@ -413,25 +480,29 @@ impl<E: Engine> Runner<'_, E> {
                 changed = true;
                 continue;
             }
-            let ready = run
-                .deps
-                .iter()
-                .all(|(d, c)| self.tracked.get(d).is_none_or(|t| t.satisfies(*c)));
+            let ready = !self.pending.contains(name)
+                && run
+                    .deps
+                    .iter()
+                    .all(|(d, c)| self.tracked.get(d).is_none_or(|t| t.satisfies(*c)));
             if !ready {
                 if !self.tracked[name].announced {
-                    let waiting: Vec<String> = run
+                    let mut waiting: Vec<String> = run
                         .deps
                         .iter()
                         .filter(|(d, c)| self.tracked.get(d).is_some_and(|t| !t.satisfies(*c)))
                         .map(|(d, c)| format!("{d} ({})", c.as_str()))
                         .collect();
+                    if self.pending.contains(name) {
+                        waiting.push("Compose to create it".into());
+                    }
                     self.tracked.get_mut(name).expect("tracked").announced = true;
                     self.publish(name, Some(format!("waiting for {}", waiting.join(", "))));
                 }
                 continue;
             }
             changed = true;
-            let rerun = prepared.rerun.contains(name);
+            let rerun = self.rerun.contains(name);
             let t = self.tracked.get_mut(name).expect("tracked");
             t.acted = true;
             if t.ids.is_empty() {

@@ -88,11 +88,15 @@ impl Observed {
             .iter()
             .find(|c| !c.state.is_up())
             .and_then(|c| c.exit_code);
-        let health = if cs.iter().any(|c| c.health == Some(HealthStatus::Unhealthy)) {
+        // A stopped container keeps its last health status: it means nothing any more.
+        let cs_up: Vec<&Inspection> = cs.iter().filter(|c| c.state.is_up()).collect();
+        let health = if cs_up.is_empty() {
+            None
+        } else if cs_up.iter().any(|c| c.health == Some(HealthStatus::Unhealthy)) {
             Some(HealthStatus::Unhealthy)
-        } else if cs.iter().any(|c| c.health == Some(HealthStatus::Starting)) {
+        } else if cs_up.iter().any(|c| c.health == Some(HealthStatus::Starting)) {
             Some(HealthStatus::Starting)
-        } else if !cs.is_empty() && cs.iter().all(|c| c.health == Some(HealthStatus::Healthy)) {
+        } else if cs_up.iter().all(|c| c.health == Some(HealthStatus::Healthy)) {
             Some(HealthStatus::Healthy)
         } else {
             None

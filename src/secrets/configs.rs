@@ -33,6 +33,9 @@ pub struct RenderedConfig {
 /// A placeholder that could not be resolved: template file, line (1-based), what is wrong.
 pub type Unresolved = (PathBuf, usize, String);
 
+/// A numeric uid and optional gid, from a service's `user:`.
+pub type Owner = (u32, Option<u32>);
+
 enum Piece<'a> {
     Text(&'a str),
     /// A `${...}` placeholder and its byte offset.
@@ -146,7 +149,9 @@ pub fn render_text(
             match part {
                 Part::Secret { name, .. } => match (reg.secrets.get(name), values.get(name)) {
                     (None, _) => {
-                        problem(format!("`${{secret:{name}}}`: `{name}` is not a secret of the registry"));
+                        problem(format!(
+                            "`${{secret:{name}}}`: `{name}` is not a secret of the registry"
+                        ));
                         ok = false;
                     }
                     (Some(_), None) => {
@@ -199,7 +204,7 @@ pub fn render_text(
 }
 
 /// The numeric user (and group) of a service's `user:` (`"999"`, `"999:999"`), if it is numeric.
-pub fn numeric_user(service: &Service) -> Option<(u32, Option<u32>)> {
+pub fn numeric_user(service: &Service) -> Option<Owner> {
     let user = service.user.as_deref()?;
     let (uid, gid) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -226,8 +231,7 @@ pub fn render_configs(
 ) -> Result<Vec<RenderedConfig>, Vec<Unresolved>> {
     let rendered_dir = super::Paths::new(registry_dir).rendered;
     let mut problems = Vec::new();
-    let mut outputs: Vec<(RenderedConfig, Zeroizing<String>, Option<(u32, Option<u32>)>)> =
-        Vec::new();
+    let mut outputs: Vec<(RenderedConfig, Zeroizing<String>, Option<Owner>)> = Vec::new();
     for service in reg.enabled_services() {
         let mut names = BTreeSet::new();
         for config in &service.configs {
@@ -250,7 +254,11 @@ pub fn render_configs(
             let text = match std::fs::read_to_string(&template) {
                 Ok(t) => Zeroizing::new(t),
                 Err(e) => {
-                    problems.push((template.clone(), 1, format!("cannot read the template: {e}")));
+                    problems.push((
+                        template.clone(),
+                        1,
+                        format!("cannot read the template: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -274,7 +282,11 @@ pub fn render_configs(
         return Err(problems);
     }
     let io = |path: &Path, e: std::io::Error| {
-        vec![(path.to_path_buf(), 1, format!("cannot write {}: {e}", path.display()))]
+        vec![(
+            path.to_path_buf(),
+            1,
+            format!("cannot write {}: {e}", path.display()),
+        )]
     };
     let muster_dir = rendered_dir.parent().unwrap_or(registry_dir).to_path_buf();
     files::ensure_gitignore(&muster_dir).map_err(|e| io(&muster_dir, e))?;

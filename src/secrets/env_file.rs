@@ -105,11 +105,9 @@ pub fn is_variable_name(s: &str) -> bool {
 
 /// The value of a variable for resolving templates: `.env` first, then the registry's `default`.
 pub fn variable(reg: &Registry, env: &EnvFile, name: &str) -> Option<String> {
-    env.get(name).map(str::to_string).or_else(|| {
-        reg.variables
-            .get(name)
-            .and_then(|v| v.default.clone())
-    })
+    env.get(name)
+        .map(str::to_string)
+        .or_else(|| reg.variables.get(name).and_then(|v| v.default.clone()))
 }
 
 fn parse_lines(text: &str) -> (Vec<EnvLine>, Vec<Diagnostic>) {
@@ -157,23 +155,21 @@ fn parse_lines(text: &str) -> (Vec<EnvLine>, Vec<Diagnostic>) {
             v += 1;
         }
         let (value, value_span, next) = match b.get(v) {
-            Some(&q @ (b'\'' | b'"')) if v < line_end => {
-                match quoted(text, v, q) {
-                    Some((value, close)) => {
-                        let after = text[close + 1..].find('\n').map(|k| close + 1 + k);
-                        (value, Span::new(v, close + 1), after.unwrap_or(b.len()))
-                    }
-                    None => {
-                        problems.push(
-                            Diagnostic::new(Code::Syntax, "unterminated quoted value in .env")
-                                .at(Span::new(v, line_end), "no closing quote")
-                                .help("close the quote, or remove it"),
-                        );
-                        i = line_end + 1;
-                        continue;
-                    }
+            Some(&q @ (b'\'' | b'"')) if v < line_end => match quoted(text, v, q) {
+                Some((value, close)) => {
+                    let after = text[close + 1..].find('\n').map(|k| close + 1 + k);
+                    (value, Span::new(v, close + 1), after.unwrap_or(b.len()))
                 }
-            }
+                None => {
+                    problems.push(
+                        Diagnostic::new(Code::Syntax, "unterminated quoted value in .env")
+                            .at(Span::new(v, line_end), "no closing quote")
+                            .help("close the quote, or remove it"),
+                    );
+                    i = line_end + 1;
+                    continue;
+                }
+            },
             _ => {
                 let raw = &text[v..line_end];
                 let raw = match raw.find(" #").or_else(|| raw.find("\t#")) {
@@ -250,7 +246,11 @@ pub fn placeholder(value: &str) -> Option<&'static str> {
     {
         return Some("a `YOUR_..._HERE` placeholder");
     }
-    if v.len() >= 3 && v.starts_with('<') && v.ends_with('>') && !v[1..v.len() - 1].contains(['<', '>']) {
+    if v.len() >= 3
+        && v.starts_with('<')
+        && v.ends_with('>')
+        && !v[1..v.len() - 1].contains(['<', '>'])
+    {
         return Some("a `<...>` placeholder");
     }
     None
@@ -291,7 +291,10 @@ pub fn check_env(reg: &Registry, env: &EnvFile) -> Vec<Diagnostic> {
             out.push(
                 Diagnostic::new(
                     Code::UndeclaredVariable,
-                    format!("`{}` is set in .env but not declared in `variables:`", line.key),
+                    format!(
+                        "`{}` is set in .env but not declared in `variables:`",
+                        line.key
+                    ),
                 )
                 .at(line.key_span, "unknown variable")
                 .help(help),
@@ -317,9 +320,12 @@ pub fn check_env(reg: &Registry, env: &EnvFile) -> Vec<Diagnostic> {
                 .help(format!("add a line `{name}=...` to .env{example}")),
             ),
             Some(line) if line.value.trim().is_empty() => out.push(
-                Diagnostic::new(Code::Missing, format!("required variable `{name}` is empty"))
-                    .at(line.key_span, "empty value")
-                    .help(format!("give `{name}` a value{example}")),
+                Diagnostic::new(
+                    Code::Missing,
+                    format!("required variable `{name}` is empty"),
+                )
+                .at(line.key_span, "empty value")
+                .help(format!("give `{name}` a value{example}")),
             ),
             Some(_) => {}
         }

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::configs::numeric_user;
+use super::configs::{Owner, numeric_user};
 use super::env_file::{EnvFile, placeholder, variable};
 use super::resolve::Values;
 use super::{Error, Paths, Result, files};
@@ -75,7 +75,7 @@ pub struct OutFile {
     pub contents: Zeroizing<Vec<u8>>,
     pub mode: u32,
     /// Give it to this uid (and gid) when possible; if not, `fallback_mode`.
-    pub owner: Option<(u32, Option<u32>)>,
+    pub owner: Option<Owner>,
     pub fallback_mode: u32,
 }
 
@@ -215,9 +215,9 @@ pub fn compose_env_line(name: &str, value: &str) -> std::result::Result<String, 
         return Err("contains a line break".into());
     }
     let plain = !value.is_empty()
-        && !value.chars().any(|c| {
-            c.is_whitespace() || matches!(c, '$' | '#' | '\'' | '"' | '\\' | '`')
-        });
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '$' | '#' | '\'' | '"' | '\\' | '`'));
     if plain || value.is_empty() {
         return Ok(format!("{name}={value}\n"));
     }
@@ -319,9 +319,8 @@ pub fn plan(
                     }
                 }
                 let json = serde_json::json!({ "Items": items });
-                let mut text = Zeroizing::new(
-                    serde_json::to_vec_pretty(&json).expect("variables serialize"),
-                );
+                let mut text =
+                    Zeroizing::new(serde_json::to_vec_pretty(&json).expect("variables serialize"));
                 text.push(b'\n');
                 out.push(OutFile {
                     path: PathBuf::from(format!("{sname}.vars.json")),
@@ -348,7 +347,7 @@ pub fn plan(
                 let Some(contents) = secret_file(name, &mut problems) else {
                     continue;
                 };
-                let owners: BTreeSet<Option<(u32, Option<u32>)>> =
+                let owners: BTreeSet<Option<Owner>> =
                     services.iter().map(|s| numeric_user(s)).collect();
                 let owner = match owners.into_iter().collect::<Vec<_>>().as_slice() {
                     [Some(owner)] => Some(*owner),
@@ -459,6 +458,23 @@ pub fn write(engine: Engine, paths: &Paths, planned: &[OutFile]) -> Result<Expor
         }
     }
     Ok(report)
+}
+
+/// `secrets export ENGINE` in one call (for `up`): reads `.env` and the store, plans, writes.
+/// Problems (never values) come back joined in one error.
+pub fn export(engine: Engine, reg: &Registry, paths: &Paths) -> Result<Exported> {
+    let env = EnvFile::read(&paths.registry_dir).map_err(|e| {
+        Error::could_not(format!(
+            "cannot read {}: {e}",
+            paths.registry_dir.join(super::env_file::ENV_FILE).display()
+        ))
+    })?;
+    let values = super::resolve::load_values(reg, paths)?;
+    let planned = plan(engine, reg, &env, &values).map_err(|problems| {
+        Error::bad(problems.join("\n"))
+            .hint("`muster secrets check` lists the state of every secret")
+    })?;
+    write(engine, paths, &planned)
 }
 
 #[cfg(test)]

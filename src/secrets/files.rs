@@ -121,7 +121,9 @@ pub fn ensure_gitignore(muster_dir: &Path) -> std::io::Result<()> {
     }
     let mut text = existing.clone();
     if text.is_empty() {
-        text.push_str("# Written by muster: plain secret material and local state, never committed.\n");
+        text.push_str(
+            "# Written by muster: plain secret material and local state, never committed.\n",
+        );
     } else if !text.ends_with('\n') {
         text.push('\n');
     }

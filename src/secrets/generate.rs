@@ -56,8 +56,10 @@ pub fn generate_missing(
         progress(secret);
         let value = kinds::generate(secret, source.as_ref())
             .map_err(|e| Error::could_not(format!("cannot make `{name}`: {e}")))?;
-        data.secrets
-            .insert(name.clone(), Entry::new(secret.kind.value.as_str(), value, now));
+        data.secrets.insert(
+            name.clone(),
+            Entry::new(secret.kind.value.as_str(), value, now),
+        );
         out.made.push(Made {
             name: name.clone(),
             kind: secret.kind.value.as_str().to_string(),
@@ -175,9 +177,11 @@ pub fn set_value(
     let existing = data.secrets.get(name).filter(|e| !e.value.is_empty());
     if kind != SecretKind::External {
         if existing.is_some() {
-            return Err(Error::could_not(format!("`{name}` already has a value")).hint(
-                format!("`muster secrets rotate {name}` replaces it (and keeps the old one)"),
-            ));
+            return Err(
+                Error::could_not(format!("`{name}` already has a value")).hint(format!(
+                    "`muster secrets rotate {name}` replaces it (and keeps the old one)"
+                )),
+            );
         }
         kinds::validate(secret, &value, None).map_err(|why| {
             Error::bad(format!(

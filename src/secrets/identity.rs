@@ -146,7 +146,10 @@ impl LocalIdentity {
 /// Parses one public key (`age1...`).
 pub fn parse_recipient(key: &str) -> std::result::Result<age::x25519::Recipient, String> {
     age::x25519::Recipient::from_str(key.trim()).map_err(|e| {
-        format!("`{}` is not an age public key ({e}); they look like `age1...`", key.trim())
+        format!(
+            "`{}` is not an age public key ({e}); they look like `age1...`",
+            key.trim()
+        )
     })
 }
 
@@ -249,9 +252,8 @@ impl Recipients {
             files::ensure_dir(dir, 0o755)
                 .map_err(|e| Error::could_not(format!("cannot create {}: {e}", dir.display())))?;
         }
-        crate::fsutil::write_atomic(&self.path, self.text.as_bytes()).map_err(|e| {
-            Error::could_not(format!("cannot write {}: {e}", self.path.display()))
-        })
+        crate::fsutil::write_atomic(&self.path, self.text.as_bytes())
+            .map_err(|e| Error::could_not(format!("cannot write {}: {e}", self.path.display())))
     }
 }
 

@@ -198,7 +198,11 @@ fn need_source<'a>(
     secret: &Secret,
     source: Option<&'a SecretValue>,
 ) -> Result<&'a SecretValue, String> {
-    let from = secret.from.as_ref().map(|f| f.value.as_str()).unwrap_or("?");
+    let from = secret
+        .from
+        .as_ref()
+        .map(|f| f.value.as_str())
+        .unwrap_or("?");
     source.ok_or_else(|| format!("its source `{from}` has no value yet"))
 }
 
@@ -330,7 +334,9 @@ pub fn validate(
             }
             Argon2::default()
                 .verify_password(source.expose().as_bytes(), &hash)
-                .map_err(|_| "does not verify against the current value of its source".to_string())?;
+                .map_err(|_| {
+                    "does not verify against the current value of its source".to_string()
+                })?;
             let stored = Params::try_from(&hash)
                 .map_err(|_| "has unreadable argon2 parameters".to_string())?;
             let (m, t, p) = argon2_params(secret);
@@ -368,9 +374,8 @@ pub fn validate(
         }
         SecretKind::Urlencode => {
             let source = need_source(secret, source)?;
-            let expected = Zeroizing::new(
-                utf8_percent_encode(source.expose(), URL_RESERVED).to_string(),
-            );
+            let expected =
+                Zeroizing::new(utf8_percent_encode(source.expose(), URL_RESERVED).to_string());
             if core != expected.as_str() {
                 return Err("is not the URL-encoded current value of its source".into());
             }
@@ -423,7 +428,11 @@ mod tests {
             assert!(v.expose().bytes().all(|b| chars.contains(&b)));
             validate(&s, &v, None).unwrap();
             let short = SecretValue::from(&v.expose()[1..]);
-            assert!(validate(&s, &short, None).unwrap_err().contains("characters"));
+            assert!(
+                validate(&s, &short, None)
+                    .unwrap_err()
+                    .contains("characters")
+            );
         }
         let s = secret(SecretKind::Password);
         assert_eq!(generate(&s, None).unwrap().expose().len(), 32);

@@ -106,7 +106,11 @@ pub struct Values {
 impl Values {
     /// Collects every secret's current value; the names of secrets without one (and not
     /// optional) come back beside, with the reason.
-    pub fn collect(reg: &Registry, paths: &Paths, data: &StoreData) -> (Values, Vec<(String, String)>) {
+    pub fn collect(
+        reg: &Registry,
+        paths: &Paths,
+        data: &StoreData,
+    ) -> (Values, Vec<(String, String)>) {
         let mut map = BTreeMap::new();
         let mut missing = Vec::new();
         for secret in reg.secrets.values() {
@@ -117,10 +121,9 @@ impl Values {
                 Current::Unset if secret.optional => {
                     map.insert(secret.name.value.clone(), SecretValue::default());
                 }
-                Current::Unset => missing.push((
-                    secret.name.value.clone(),
-                    super::status::unset_hint(secret),
-                )),
+                Current::Unset => {
+                    missing.push((secret.name.value.clone(), super::status::unset_hint(secret)))
+                }
                 Current::Unreadable(why) => missing.push((secret.name.value.clone(), why)),
             }
         }
@@ -138,4 +141,12 @@ impl Values {
     pub fn insert(&mut self, name: &str, value: SecretValue) {
         self.map.insert(name.to_string(), value);
     }
+}
+
+/// Opens the store (read-only) and collects every secret's current value: what `up` needs to
+/// export runtime files and render config templates. Secrets without a value are left out
+/// (the consumers report the ones they need).
+pub fn load_values(reg: &Registry, paths: &Paths) -> super::Result<Values> {
+    let store = super::store::Store::open(paths, super::store::Open::default(), &super::now())?;
+    Ok(Values::collect(reg, paths, &store.data).0)
 }

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 
 use super::env_file::{EnvFile, variable};
 use super::generate::{lookup, recompute_derived, source_value};
-use super::resolve::derived_from;
 use super::kinds;
+use super::resolve::derived_from;
 use super::store::{Pending, Retired, Store, StoreData};
 use super::usage::{Use, users};
 use super::value::{SecretValue, mask};
@@ -40,8 +40,12 @@ pub trait Containers {
     /// IDs of the running containers of `service` in Compose project `project`.
     fn running(&self, project: &str, service: &str) -> Result<Vec<String>>;
     /// Runs `argv` in `container` with `env` set; values never go on a command line.
-    fn exec(&self, container: &str, env: &[(&str, &SecretValue)], argv: &[String])
-    -> Result<HookRun>;
+    fn exec(
+        &self,
+        container: &str,
+        env: &[(&str, &SecretValue)],
+        argv: &[String],
+    ) -> Result<HookRun>;
 }
 
 /// The Docker CLI (`docker`, or `$MUSTER_DOCKER`).
@@ -207,16 +211,23 @@ pub fn rotate(
             None => format!("set the new value with `muster secrets set {name}`"),
         }));
     }
-    if store.data.secrets.get(name).is_none_or(|e| e.value.is_empty()) {
-        return Err(Error::could_not(format!("`{name}` has no value yet, so there is nothing to rotate"))
-            .hint("run `muster secrets generate`"));
+    if store
+        .data
+        .secrets
+        .get(name)
+        .is_none_or(|e| e.value.is_empty())
+    {
+        return Err(Error::could_not(format!(
+            "`{name}` has no value yet, so there is nothing to rotate"
+        ))
+        .hint("run `muster secrets generate`"));
     }
 
     // A pending value left by an interrupted rotation may be what a service holds now: keep
     // it in the history before starting over.
-    let mut affected = vec![name.to_string()];
-    affected.extend(derived_from(reg, name).iter().map(|s| s.name.value.clone()));
-    for secret_name in &affected {
+    let mut changed = vec![name.to_string()];
+    changed.extend(derived_from(reg, name).iter().map(|s| s.name.value.clone()));
+    for secret_name in &changed {
         if let Some(entry) = store.data.secrets.get_mut(secret_name)
             && let Some(stale) = entry.pending.take()
         {
@@ -239,14 +250,16 @@ pub fn rotate(
     entry.replace(fresh, now, "rotated");
     entry.kind = secret.kind.value.as_str().to_string();
     let recomputed = recompute_derived(reg, &paths, &mut next, name, now)?;
-    let mut changed = vec![name.to_string()];
-    changed.extend(recomputed.iter().cloned());
+    debug_assert_eq!(recomputed[..], changed[1..]);
 
     // Every hook's container is found before anything is written.
     let mut hooks = Vec::new();
     if run_hooks {
         for secret_name in &changed {
-            let Some(hook) = reg.secrets.get(secret_name).and_then(|s| s.on_rotate.as_ref())
+            let Some(hook) = reg
+                .secrets
+                .get(secret_name)
+                .and_then(|s| s.on_rotate.as_ref())
             else {
                 continue;
             };

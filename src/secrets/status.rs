@@ -141,7 +141,10 @@ pub fn status_of(reg: &Registry, secret: &Secret, paths: &Paths, data: &StoreDat
                 secret.name.value, from.value
             ),
             None if external => "set the right value".to_string(),
-            None => format!("make a new value with `muster secrets rotate {}`", secret.name.value),
+            None => format!(
+                "make a new value with `muster secrets rotate {}`",
+                secret.name.value
+            ),
         };
         status.detail = Some(format!("{why}; {fix}"));
     }

@@ -145,8 +145,8 @@ impl Store {
         if paths.plain_store.exists() {
             store.backend = Backend::Plain;
             store.existed = true;
-            let bytes = read(&paths.plain_store)?;
-            store.data = parse(&bytes, &paths.plain_store.display().to_string())?;
+            let bytes = Zeroizing::new(read(&paths.plain_store)?);
+            store.data = parse(&bytes, &crate::source::display_name(&paths.plain_store))?;
         } else if how.plaintext {
             if paths.store.exists() {
                 return Err(Error::could_not(format!(
@@ -162,7 +162,7 @@ impl Store {
             let (identity, _) = LocalIdentity::load_or_create(&identity_path, now)?;
             let bytes = read(&paths.store)?;
             let plain = decrypt(paths, &bytes, &identity)?;
-            store.data = parse(&plain, &paths.store.display().to_string())?;
+            store.data = parse(&plain, &crate::source::display_name(&paths.store))?;
             store.identity = Some(identity);
         }
         if store.data.format > FORMAT {
@@ -205,9 +205,8 @@ impl Store {
     pub fn save_to(&mut self, mut recipients: Recipients, now: &str) -> Result<Vec<String>> {
         let mut notes = Vec::new();
         debug_assert!(self._lock.is_some(), "the store was opened for writing");
-        let json = Zeroizing::new(
-            serde_json::to_vec_pretty(&self.data).expect("the store serializes"),
-        );
+        let json =
+            Zeroizing::new(serde_json::to_vec_pretty(&self.data).expect("the store serializes"));
         let io = |path: &std::path::Path, e: std::io::Error| {
             Error::could_not(format!("cannot write {}: {e}", path.display()))
         };
@@ -265,10 +264,10 @@ fn parse(bytes: &[u8], what: &str) -> Result<StoreData> {
 
 fn encrypt(recipients: &Recipients, plain: &[u8]) -> Result<Vec<u8>> {
     let keys = recipients.parsed();
-    let fail = |e: &dyn std::fmt::Display| Error::could_not(format!("cannot encrypt the store: {e}"));
-    let encryptor =
-        age::Encryptor::with_recipients(keys.iter().map(|k| k as &dyn age::Recipient))
-            .map_err(|e| fail(&e))?;
+    let fail =
+        |e: &dyn std::fmt::Display| Error::could_not(format!("cannot encrypt the store: {e}"));
+    let encryptor = age::Encryptor::with_recipients(keys.iter().map(|k| k as &dyn age::Recipient))
+        .map_err(|e| fail(&e))?;
     let mut out = Vec::new();
     let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor).map_err(|e| fail(&e))?;
     let mut writer = encryptor.wrap_output(armor).map_err(|e| fail(&e))?;
@@ -281,7 +280,8 @@ fn encrypt(recipients: &Recipients, plain: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn decrypt(paths: &Paths, bytes: &[u8], identity: &LocalIdentity) -> Result<Zeroizing<Vec<u8>>> {
-    let store = paths.store.display().to_string();
+    let shown = |p: &std::path::Path| crate::source::display_name(p);
+    let store = shown(&paths.store);
     let keep = "muster will not overwrite it";
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(bytes)).map_err(|e| {
         Error::could_not(format!("{store} is not a readable age file: {e}"))
@@ -295,17 +295,17 @@ fn decrypt(paths: &Paths, bytes: &[u8], identity: &LocalIdentity) -> Result<Zero
                 .map(|r| r.keys)
                 .unwrap_or_default();
             let listed = if recipients.is_empty() {
-                format!("{} lists no keys", paths.recipients.display())
+                format!("{} lists no keys", shown(&paths.recipients))
             } else {
                 format!(
                     "it is encrypted to the keys in {} (age files do not record their recipients; this is the list muster encrypted to): {}",
-                    paths.recipients.display(),
+                    shown(&paths.recipients),
                     recipients.join(", ")
                 )
             };
             return Err(Error::could_not(format!(
                 "cannot decrypt {store} with the identity at {} (public key {}); {listed}",
-                identity.path.display(),
+                shown(&identity.path),
                 identity.public
             ))
             .hint(format!(

@@ -54,7 +54,9 @@ pub fn users(reg: &Registry, paths: &Paths, name: &str) -> Vec<Use> {
             for config in &service.configs {
                 let path = paths.registry_dir.join(&config.template.value);
                 if let Ok(text) = std::fs::read_to_string(&path)
-                    && super::configs::secret_names(&text).iter().any(|s| s == carrier)
+                    && super::configs::secret_names(&text)
+                        .iter()
+                        .any(|s| s == carrier)
                 {
                     add(format!("config {}", config.target));
                 }

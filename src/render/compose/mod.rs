@@ -24,7 +24,7 @@
 //!   (written by `muster secrets export compose`) with `env_file`; the service's `x-muster`
 //!   key names the variables. Secret files are Compose secrets read from
 //!   `.muster/runtime/compose/secrets/<name>`, config templates are mounted read-only from
-//!   `.muster/rendered/<service>/<target path>` (see [`paths`]).
+//!   `.muster/rendered/<service>/<template file name>` (see [`paths`]).
 //! - A string `command` or `entrypoint` is passed as a string: Compose splits it into words
 //!   (REGISTRY.md is silent, so Compose's meaning holds). A string health check is
 //!   `CMD-SHELL`, as REGISTRY.md says.
@@ -44,7 +44,7 @@ mod probe;
 mod profiles;
 mod resources;
 mod service;
-mod yaml;
+pub mod yaml;
 
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};

@@ -23,14 +23,16 @@ pub fn secret_file(name: &str) -> String {
     format!("{RUNTIME_DIR}/secrets/{name}")
 }
 
-/// Where `up` renders the config template of `service` mounted at `target`, relative to the
-/// registry folder: `.muster/rendered/<service>/<target without its leading />`. The target
-/// path keeps two templates with the same file name apart.
-pub fn rendered_config(service: &str, target: &str) -> String {
-    format!(
-        "{RENDERED_DIR}/{service}/{}",
-        target.trim_start_matches('/')
-    )
+/// Where `up` renders the config template `template` of `service`, relative to the registry
+/// folder: `.muster/rendered/<service>/<file name of the template>`, as
+/// `secrets::configs::render_configs` writes it (it refuses two templates of one service with
+/// the same file name).
+pub fn rendered_config(service: &str, template: &str) -> String {
+    let file_name = template
+        .rsplit('/')
+        .find(|part| !part.is_empty() && *part != ".")
+        .unwrap_or("config");
+    format!("{RENDERED_DIR}/{service}/{file_name}")
 }
 
 /// Rewrites registry-relative paths for files in `<output>/compose/`.
@@ -113,8 +115,8 @@ mod tests {
         assert_eq!(Layout::new("../elsewhere").path("./x"), "./x");
         assert_eq!(Layout::new("/abs").path("./x"), "./x");
         assert_eq!(
-            rendered_config("caddy", "/etc/caddy/Caddyfile"),
-            ".muster/rendered/caddy/etc/caddy/Caddyfile"
+            rendered_config("caddy", "./caddy/Caddyfile"),
+            ".muster/rendered/caddy/Caddyfile"
         );
     }
 }

@@ -396,7 +396,7 @@ fn volumes(ctx: &Context, s: &Service, out: &mut model::Service) {
     for c in &s.configs {
         let source = ctx
             .layout
-            .path(&paths::rendered_config(&s.name.value, &c.target));
+            .path(&paths::rendered_config(&s.name.value, &c.template.value));
         out.volumes
             .push(Mount::Short(format!("{source}:{}:ro", text(&c.target))));
     }

@@ -59,7 +59,7 @@ async fn run_with(
     let outcome = execute(
         engine,
         &plan,
-        &prepared,
+        prepared,
         stream,
         options,
         &mut |p| events.push(p),
@@ -257,7 +257,7 @@ async fn interrupting_stops_waiting_and_touches_nothing() {
     let outcome = execute(
         &engine,
         &plan,
-        &prepared,
+        prepared,
         engine.events("t", 0),
         Options::default(),
         &mut |_| {},

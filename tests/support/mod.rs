@@ -1,0 +1,438 @@
+//! Helpers for end-to-end tests against the real Docker daemon: the busybox test image
+//! (built locally, `FROM scratch`), one Compose project per test with a unique name that is
+//! always cleaned up, the `muster` binary, and Docker's own event times.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const IMAGE: &str = "muster-test/busybox:1";
+
+/// Whether Docker is usable. Without it the test is skipped with a printed reason, except
+/// under CI, where it fails.
+pub fn docker_available() -> bool {
+    static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = AVAILABLE.get_or_init(|| {
+        let info = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .stdin(Stdio::null())
+            .output();
+        match info {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => return Err(format!("`docker info` failed: {}", String::from_utf8_lossy(&o.stderr).trim())),
+            Err(e) => return Err(format!("cannot run docker: {e}")),
+        }
+        if Command::new("docker-compose").arg("version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err()
+            && Command::new("docker").args(["compose", "version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true)
+        {
+            return Err("no Compose CLI (docker compose or docker-compose)".into());
+        }
+        build_image()
+    });
+    match result {
+        Ok(()) => true,
+        Err(reason) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "Docker is required under CI: {reason}"
+            );
+            eprintln!("skipped: {reason}");
+            false
+        }
+    }
+}
+
+/// Builds the test image from Debian's static busybox, once per test run.
+fn build_image() -> Result<(), String> {
+    let busybox = Path::new("/bin/busybox");
+    if !is_static(busybox) {
+        // The package is tiny and the only way to get an image without a registry.
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "busybox-static"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !is_static(busybox) {
+            return Err("/bin/busybox (Debian's busybox-static) is not installed; `apt-get install -y busybox-static`".into());
+        }
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    std::fs::copy(busybox, dir.path().join("busybox")).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", IMAGE, "."])
+        .env("DOCKER_BUILDKIT", "0")
+        .current_dir(dir.path())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "cannot build {IMAGE}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+fn is_static(path: &Path) -> bool {
+    // A dynamically linked busybox would not run in a `FROM scratch` image.
+    std::fs::read(path)
+        .map(|bytes| !bytes.windows(11).any(|w| w == b"ld-linux-x8" || w == b"ld-linux-aa"))
+        .unwrap_or(false)
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Compose project of its own: a folder with `muster.yaml`, a unique project name, and
+/// everything Docker made for it removed on drop (even when the test failed).
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl Project {
+    /// `registry` may use `{name}` for the project name.
+    pub fn new(tag: &str, registry: &str) -> Project {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "mrt{tag}{}x{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("muster.yaml"), registry.replace("{name}", &name)).unwrap();
+        Project { dir, name }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn muster(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_muster"));
+        cmd.current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("MUSTER_COMPOSE")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs muster with `args` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self.muster().args(args).output().unwrap();
+        eprintln!(
+            "$ muster {} -> {:?}\n--- stdout\n{}--- stderr\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn ids(&self, service: &str) -> Vec<String> {
+        let out = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=com.docker.compose.project={}", self.name),
+                "--filter",
+                &format!("label=com.docker.compose.service={service}"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// The services that have a container, and their Docker state.
+    pub fn states(&self) -> std::collections::BTreeMap<String, String> {
+        let out = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label=com.docker.compose.project={}", self.name),
+                "--format",
+                "{{.Label \"com.docker.compose.service\"}} {{.State}}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(s, st)| (s.to_string(), st.to_string()))
+            .collect()
+    }
+
+    /// Docker's own record of what happened to the project's containers between `since`
+    /// and now, in order.
+    pub fn events(&self, since: SystemTime) -> Vec<DockerEvent> {
+        let until = SystemTime::now() + Duration::from_millis(100);
+        let stamp = |t: SystemTime| {
+            let d = t.duration_since(UNIX_EPOCH).unwrap();
+            format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+        };
+        std::thread::sleep(Duration::from_millis(150));
+        let out = Command::new("docker")
+            .args([
+                "events",
+                "--since",
+                &stamp(since),
+                "--until",
+                &stamp(until),
+                "--filter",
+                "type=container",
+                "--filter",
+                &format!("label=com.docker.compose.project={}", self.name),
+                "--format",
+                "{{json .}}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| DockerEvent {
+                nanos: v["timeNano"].as_i64().unwrap_or(0),
+                service: v["Actor"]["Attributes"]["com.docker.compose.service"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                action: v["Action"].as_str().unwrap_or("").to_string(),
+            })
+            .collect()
+    }
+
+    /// Removes everything of the project: containers, volumes, networks.
+    pub fn clean(&self) {
+        let label = format!("label=com.docker.compose.project={}", self.name);
+        let ids = |args: &[&str]| -> Vec<String> {
+            let out = Command::new("docker").args(args).output().unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(String::from)
+                .collect()
+        };
+        let containers = ids(&["ps", "-aq", "--filter", &label]);
+        if !containers.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", "-v"])
+                .args(&containers)
+                .output();
+        }
+        let volumes = ids(&["volume", "ls", "-q", "--filter", &label]);
+        if !volumes.is_empty() {
+            let _ = Command::new("docker").args(["volume", "rm", "-f"]).args(&volumes).output();
+        }
+        let networks = ids(&["network", "ls", "-q", "--filter", &label]);
+        if !networks.is_empty() {
+            let _ = Command::new("docker").args(["network", "rm"]).args(&networks).output();
+        }
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        self.clean();
+    }
+}
+
+/// Docker's events of a project as they happen (`docker events`, filtered to what
+/// matters: create, start, die, health status), recorded from a moment before `start`.
+pub struct EventWatch {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl EventWatch {
+    pub fn start(project: &Project) -> EventWatch {
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let mut child = Command::new("docker")
+            .args([
+                "events",
+                "--since",
+                &format!("{}.{:09}", since.as_secs(), since.subsec_nanos()),
+                "--filter",
+                "type=container",
+                "--filter",
+                &format!("label=com.docker.compose.project={}", project.name),
+                "--filter",
+                "event=create",
+                "--filter",
+                "event=start",
+                "--filter",
+                "event=die",
+                "--filter",
+                "event=health_status",
+                "--format",
+                "{{json .}}",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        EventWatch { child, lines }
+    }
+
+    /// Everything seen so far, in order.
+    pub fn events(&self) -> Vec<DockerEvent> {
+        std::thread::sleep(Duration::from_millis(300));
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| DockerEvent {
+                nanos: v["timeNano"].as_i64().unwrap_or(0),
+                service: v["Actor"]["Attributes"]["com.docker.compose.service"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                action: v["Action"].as_str().unwrap_or("").to_string(),
+            })
+            .collect()
+    }
+}
+
+impl Drop for EventWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerEvent {
+    pub nanos: i64,
+    pub service: String,
+    pub action: String,
+}
+
+/// The first time `service` did `action` (e.g. "start", "health_status: healthy", "die").
+pub fn first(events: &[DockerEvent], service: &str, action: &str) -> Option<i64> {
+    events
+        .iter()
+        .find(|e| e.service == service && e.action == action)
+        .map(|e| e.nanos)
+}
+
+pub fn path_of(p: &Project, relative: &str) -> PathBuf {
+    p.path().join(relative)
+}
+
+/// The test stack: 10 services in 3 phases on the busybox image. HTTP services with `http`
+/// checks, TCP services, a service that turns healthy only after 3 s, a job, an optional
+/// dependency and two groups. `{name}` is the project, `{port}` a free host port.
+pub const STACK: &str = r#"
+version: 1
+name: {name}
+defaults:
+  health: { interval: 1s, timeout: 2s, retries: 3, start_period: 0s }
+phases:
+  core: { order: 1, timeout: 30s }
+  data: { order: 2, timeout: 30s }
+  apps: { order: 3, timeout: 40s }
+groups:
+  frontend: { services: [web, api] }
+  bots: { services: [bot] }
+services:
+  proxy:
+    image: muster-test/busybox:1
+    phase: core
+    critical: true
+    init: true
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: ["127.0.0.1:{port}:8080"]
+    health: { http: { port: 8080, path: / } }
+  tcpsvc:
+    image: muster-test/busybox:1
+    phase: core
+    init: true
+    command: ["httpd", "-f", "-p", "9000", "-h", "/"]
+    health: { tcp: { port: 9000 } }
+  db:
+    image: muster-test/busybox:1
+    phase: core
+    critical: true
+    init: true
+    command: ["sh", "-c", "sleep 3 && mkdir -p /tmp && touch /tmp/ready && exec sleep 100000"]
+    health: { exec: ["test", "-f", "/tmp/ready"] }
+  migrate:
+    image: muster-test/busybox:1
+    phase: data
+    job: true
+    command: ["sh", "-c", "echo migrating; sleep 1; echo done"]
+    depends_on: [db]
+  cache:
+    image: muster-test/busybox:1
+    phase: data
+    init: true
+    command: ["httpd", "-f", "-p", "6379", "-h", "/"]
+    health: { tcp: { port: 6379 } }
+  api:
+    image: muster-test/busybox:1
+    phase: apps
+    init: true
+    command: ["sh", "-c", "mkdir -p /www && echo api > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    health: { http: { port: 8080, path: / } }
+    depends_on: [db, migrate, cache]
+  web:
+    image: muster-test/busybox:1
+    phase: apps
+    init: true
+    command: ["sh", "-c", "mkdir -p /www && echo web > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    health: { http: { port: 8080, path: / } }
+    depends_on: [api, proxy]
+  worker:
+    image: muster-test/busybox:1
+    phase: apps
+    init: true
+    command: ["sleep", "100000"]
+    depends_on: [cache, { service: extra, optional: true }]
+  extra:
+    image: muster-test/busybox:1
+    phase: apps
+    init: true
+    command: ["sleep", "100000"]
+  bot:
+    image: muster-test/busybox:1
+    phase: apps
+    init: true
+    command: ["sleep", "100000"]
+    depends_on: [tcpsvc]
+"#;
+
+/// The test stack with its placeholders filled, for a project made with [`Project::new`].
+pub fn stack(port: u16) -> String {
+    STACK.replace("{port}", &port.to_string())
+}
