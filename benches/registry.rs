@@ -5,7 +5,8 @@
 //!
 //! `cargo bench --bench registry` prints a table: the median of several runs after warm-up,
 //! per-service cost, the budget and whether it is met, and how the cost grows from 500 to
-//! 5,000 services (10x the services should cost about 10x the time).
+//! 5,000 services (10x the services should cost about 10x the time). Numbers given after `--`
+//! pick the sizes to run, e.g. `cargo bench --bench registry -- 5000` under a profiler.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -40,7 +41,9 @@ fn registry_text(n: usize) -> String {
     w.push_str("  health: { interval: 30s, timeout: 5s, retries: 3 }\n");
     w.push_str("  resources: { cpus: 0.5, memory: 256M }\n");
     w.push_str("variables:\n");
-    w.push_str("  DOMAIN: { description: Public base domain, required: true, example: example.com }\n");
+    w.push_str(
+        "  DOMAIN: { description: Public base domain, required: true, example: example.com }\n",
+    );
     w.push_str("  LOG_LEVEL: { description: Log verbosity, default: info }\n");
     w.push_str("  TZ: { description: Time zone, default: Etc/UTC }\n");
     w.push_str("  DATA_ROOT: { description: Data folder, default: /srv/bench }\n");
@@ -50,7 +53,10 @@ fn registry_text(n: usize) -> String {
         let s = name(i);
         let _ = writeln!(w, "  {s}-password: {{ kind: password, length: 32 }}");
         if i % 5 == 0 {
-            let _ = writeln!(w, "  {s}-password-url: {{ kind: urlencode, from: {s}-password }}");
+            let _ = writeln!(
+                w,
+                "  {s}-password-url: {{ kind: urlencode, from: {s}-password }}"
+            );
         }
         if i % 50 == 0 {
             let _ = writeln!(w, "  {s}-key: {{ kind: hex, bytes: 32 }}");
@@ -65,7 +71,10 @@ fn registry_text(n: usize) -> String {
 
     w.push_str("groups:\n");
     for g in 0..group_count {
-        let members: Vec<String> = (g * 10..((g + 1) * 10).min(n)).step_by(2).map(name).collect();
+        let members: Vec<String> = (g * 10..((g + 1) * 10).min(n))
+            .step_by(2)
+            .map(name)
+            .collect();
         let _ = writeln!(
             w,
             "  team-{g}: {{ description: Team {g}, services: [{}] }}",
@@ -87,9 +96,19 @@ fn registry_text(n: usize) -> String {
     w.push_str("volumes:\n");
     for i in 0..n {
         if i % 3 == 0 {
-            let _ = writeln!(w, "  {}-data: {{ path: \"${{DATA_ROOT}}/{}\" }}", name(i), name(i));
+            let _ = writeln!(
+                w,
+                "  {}-data: {{ path: \"${{DATA_ROOT}}/{}\" }}",
+                name(i),
+                name(i)
+            );
         } else {
-            let _ = writeln!(w, "  {}-data: {{ description: State of {} }}", name(i), name(i));
+            let _ = writeln!(
+                w,
+                "  {}-data: {{ description: State of {} }}",
+                name(i),
+                name(i)
+            );
         }
     }
 
@@ -159,9 +178,13 @@ fn registry_text(n: usize) -> String {
             "    volumes: [\"{s}-data:/var/lib/app\", \"./config/{s}:/etc/app:ro\"]"
         );
         match i % 4 {
-            0 | 1 => w.push_str("    health: { http: { port: 8080, path: /health }, start_period: 10s }\n"),
+            0 | 1 => w.push_str(
+                "    health: { http: { port: 8080, path: /health }, start_period: 10s }\n",
+            ),
             2 => w.push_str("    health: { tcp: { port: 8080 } }\n"),
-            _ => w.push_str("    health:\n      exec: [\"/bin/app\", \"healthcheck\"]\n      interval: 10s\n"),
+            _ => w.push_str(
+                "    health:\n      exec: [\"/bin/app\", \"healthcheck\"]\n      interval: 10s\n",
+            ),
         }
         if !deps.is_empty() {
             w.push_str("    depends_on:\n");
@@ -195,7 +218,10 @@ fn registry_text(n: usize) -> String {
 /// Up to three distinct earlier services: the one before, and two further back.
 fn dependencies(i: usize) -> Vec<usize> {
     let mut deps: Vec<usize> = Vec::new();
-    for d in [i.checked_sub(1), Some(i / 2), Some(i / 3)].into_iter().flatten() {
+    for d in [i.checked_sub(1), Some(i / 2), Some(i / 3)]
+        .into_iter()
+        .flatten()
+    {
         if d < i && !deps.contains(&d) {
             deps.push(d);
         }
@@ -237,8 +263,8 @@ fn run(source: &Arc<SourceFile>) -> Sample {
     let plan = graph.plan(&closure);
     let graph_time = t.elapsed();
 
-    assert!(cycles.is_empty(), "the synthetic registry has cycles: {cycles:?}");
-    assert_eq!(closure.services.len(), reg.services.len());
+    assert!(cycles.is_empty(), "the registry has cycles: {cycles:?}");
+    assert_eq!(closure.services.len(), reg.enabled_services().count());
     black_box((plan, report.diagnostics));
     Sample {
         load,
@@ -262,7 +288,78 @@ struct Size {
     runs: usize,
 }
 
+/// Measures one registry and prints its row; returns the median total.
+fn measure(label: &str, source: &Arc<SourceFile>, runs: usize, budget: Option<Duration>) -> Row {
+    // A benchmark of the error path would measure the wrong thing.
+    let report = check_source(source.clone(), None);
+    let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        for d in errors.iter().take(5) {
+            eprintln!("{}", render(d, source, false));
+        }
+        panic!("{label}: the registry has {} errors", errors.len());
+    }
+    let services = report
+        .loaded
+        .registry
+        .as_ref()
+        .map_or(0, |r| r.services.len());
+    let environments = report
+        .loaded
+        .registry
+        .as_ref()
+        .map_or(0, |r| r.environments.len());
+    let warnings = report.diagnostics.len();
+
+    for _ in 0..2 {
+        run(source);
+    }
+    let samples: Vec<Sample> = (0..runs).map(|_| run(source)).collect();
+    let total = median(samples.iter().map(Sample::total).collect());
+    let load = median(samples.iter().map(|s| s.load).collect());
+    let check = median(samples.iter().map(|s| s.check).collect());
+    let graph = median(samples.iter().map(|s| s.graph).collect());
+    let per_service = total.as_secs_f64() * 1e6 / services.max(1) as f64;
+    let (budget_text, verdict) = match budget {
+        Some(b) if total <= b => (format!("{} ms", b.as_millis()), "OK"),
+        Some(b) => (format!("{} ms", b.as_millis()), "OVER"),
+        None => ("-".to_string(), "-"),
+    };
+    println!(
+        "{label:>10} | {services:>8} | {:>5} | {:>4} | {:>12.2} | {:>14.1} | {:>7} | {:>6} | {:>10.2} | {:>13.2} | {:>8.2}",
+        source.text.len() / 1024,
+        runs,
+        ms(total),
+        per_service,
+        budget_text,
+        verdict,
+        ms(load),
+        ms(check),
+        ms(graph)
+    );
+    println!(
+        "{:>10}   ({environments} environments; {warnings} warnings, no errors)",
+        ""
+    );
+    Row {
+        services,
+        total,
+        over: verdict == "OVER",
+    }
+}
+
+struct Row {
+    services: usize,
+    total: Duration,
+    over: bool,
+}
+
 fn main() {
+    // `cargo bench --bench registry -- 5000` runs only that size (e.g. under a profiler).
+    let only: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let sizes = [
         Size {
             services: 50,
@@ -281,79 +378,50 @@ fn main() {
         },
     ];
 
-    println!("load + check (base and 2 environments) + graph (cycles, closure of `all`, plan)");
-    println!("median of N runs after 2 warm-up runs\n");
     println!(
-        "{:>8} | {:>7} | {:>4} | {:>26} | {:>14} | {:>10} | {:>6} | {:>9} | {:>8} | {:>8}",
+        "load + check + graph: `check_source` (loads and checks the base and every environment),"
+    );
+    println!(
+        "then DepGraph::new + cycles + closure of `all` + plan; median of N runs after 2 warm-up runs."
+    );
+    println!("The last three columns break the median down: one base `load` alone (for scale),");
+    println!(
+        "`check_source` (which includes a load per environment and the base), and the graph.\n"
+    );
+    println!(
+        "{:>10} | {:>8} | {:>5} | {:>4} | {:>12} | {:>14} | {:>7} | {:>6} | {:>10} | {:>13} | {:>8}",
+        "registry",
         "services",
         "KiB",
         "runs",
-        "load+check+graph median ms",
+        "median ms",
         "per-service µs",
         "budget",
         "result",
-        "(load ms",
-        "check ms",
-        "graph ms)"
+        "1 load ms",
+        "check_src ms",
+        "graph ms"
     );
-    let mut medians: Vec<(usize, Duration)> = Vec::new();
-    let mut over = false;
-    for size in &sizes {
-        let text = registry_text(size.services);
-        let source = Arc::new(SourceFile::new("muster.yaml", text));
-
-        // A benchmark of the error path would measure the wrong thing.
-        let report = check_source(source.clone(), None);
-        let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
-        if !errors.is_empty() {
-            for d in errors.iter().take(5) {
-                eprintln!("{}", render(d, &source, false));
-            }
-            panic!(
-                "the synthetic registry of {} services has {} errors",
-                size.services,
-                errors.len()
-            );
-        }
-        let warnings = report.diagnostics.len();
-
-        for _ in 0..2 {
-            run(&source);
-        }
-        let samples: Vec<Sample> = (0..size.runs).map(|_| run(&source)).collect();
-        let total = median(samples.iter().map(Sample::total).collect());
-        let load = median(samples.iter().map(|s| s.load).collect());
-        let check = median(samples.iter().map(|s| s.check).collect());
-        let graph = median(samples.iter().map(|s| s.graph).collect());
-        let per_service = total.as_secs_f64() * 1e6 / size.services as f64;
-        let (budget, verdict) = match size.budget {
-            Some(b) if total <= b => (format!("{} ms", b.as_millis()), "OK"),
-            Some(b) => {
-                over = true;
-                (format!("{} ms", b.as_millis()), "OVER")
-            }
-            None => ("-".to_string(), "-"),
-        };
-        println!(
-            "{:>8} | {:>7.0} | {:>4} | {:>26.2} | {:>14.1} | {:>10} | {:>6} | {:>9.2} | {:>8.2} | {:>9.2}",
-            size.services,
-            source.text.len() as f64 / 1024.0,
-            size.runs,
-            ms(total),
-            per_service,
-            budget,
-            verdict,
-            ms(load),
-            ms(check),
-            ms(graph)
+    let mut rows: Vec<Row> = Vec::new();
+    for size in sizes
+        .iter()
+        .filter(|s| only.is_empty() || only.contains(&s.services))
+    {
+        let source = Arc::new(SourceFile::new("muster.yaml", registry_text(size.services)));
+        rows.push(measure("synthetic", &source, size.runs, size.budget));
+    }
+    // A real registry of about the smallest size, for comparison with the synthetic one.
+    if only.is_empty() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/selfhosted/muster.yaml"
         );
-        if warnings > 0 {
-            println!("{:>8}   ({warnings} warnings, no errors)", "");
+        if let Ok(source) = SourceFile::read(std::path::Path::new(path)) {
+            measure("selfhosted", &source, 41, None);
         }
-        medians.push((size.services, total));
     }
 
-    let time_of = |n: usize| medians.iter().find(|(s, _)| *s == n).map(|(_, t)| *t);
+    let time_of = |n: usize| rows.iter().find(|r| r.services == n).map(|r| r.total);
     if let (Some(small), Some(large)) = (time_of(500), time_of(5_000)) {
         let ratio = large.as_secs_f64() / small.as_secs_f64();
         let shape = if ratio <= 13.0 {
@@ -365,7 +433,7 @@ fn main() {
         };
         println!("\nlinearity: time(5000) / time(500) = {ratio:.1} (10 is linear): {shape}");
     }
-    if over {
-        println!("\nOVER BUDGET: see the stage columns for where the time goes");
+    if rows.iter().any(|r| r.over) {
+        println!("\nOVER BUDGET: the stage columns show where the time goes");
     }
 }

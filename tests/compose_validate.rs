@@ -26,6 +26,20 @@ use serde_norway::Value;
 
 const EXAMPLES: [&str; 4] = ["homelab", "microservices", "nomad", "selfhosted"];
 
+/// The shipped examples and the fixture that uses every service field.
+fn projects() -> Vec<(&'static str, Project)> {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/valid/compose-kitchen-sink/muster.yaml");
+    EXAMPLES
+        .iter()
+        .map(|name| (*name, Project::example(name)))
+        .chain([(
+            "kitchen sink",
+            Project::load(SourceFile::read(&fixture).expect("fixture")),
+        )])
+        .collect()
+}
+
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
@@ -269,21 +283,28 @@ fn ok(out: Output, what: &str) -> String {
 fn every_file_matches_the_compose_spec_schema() {
     let schema_path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/schema/compose-spec.json");
-    if !require(schema_path.is_file(), "../shared/corpus (the Compose spec schema)") {
+    if !require(
+        schema_path.is_file(),
+        "../shared/corpus (the Compose spec schema)",
+    ) {
         return;
     }
     let schema: Json = serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap())
         .expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("a valid schema");
     let mut checked = 0;
-    for name in EXAMPLES {
-        for f in &Project::example(name).files {
+    for (name, project) in projects() {
+        for f in &project.files {
             let doc = json(&without_tags(&yaml(&f.body)));
             let errors: Vec<String> = validator
                 .iter_errors(&doc)
                 .map(|e| format!("{} at {}", e, e.instance_path()))
                 .collect();
-            assert!(errors.is_empty(), "{name} {}: {errors:#?}", f.path.display());
+            assert!(
+                errors.is_empty(),
+                "{name} {}: {errors:#?}",
+                f.path.display()
+            );
             checked += 1;
         }
     }
@@ -295,8 +316,7 @@ fn check_jsonschema_accepts_every_file() {
     let Some(tool) = check_jsonschema() else {
         return;
     };
-    for name in EXAMPLES {
-        let project = Project::example(name);
+    for (name, project) in projects() {
         let dir = tempfile::tempdir().unwrap();
         let mut paths = Vec::new();
         for (i, f) in project.files.iter().enumerate() {
@@ -324,8 +344,7 @@ fn compose_v1_reads_every_flat_file_and_the_split_files_mean_the_same() {
     if !have_compose() {
         return;
     }
-    for name in EXAMPLES {
-        let project = Project::example(name);
+    for (name, project) in projects() {
         let root = tempfile::tempdir().unwrap();
         let dir = project.write(root.path());
         for flat in project.flat_files() {
@@ -334,8 +353,8 @@ fn compose_v1_reads_every_flat_file_and_the_split_files_mean_the_same() {
                 &format!("{name} {flat}"),
             );
         }
-        // Compose v1 knows no `required: false`: it reads copies of the split files without
-        // the optional dependencies, which is all the flat file leaves out.
+        // Compose v1 knows no `required: false` and no port `name` or `app_protocol`: it reads
+        // copies of the split files without them, which is all the flat file leaves out.
         let mut args: Vec<String> = vec![
             "-p".into(),
             "t".into(),
@@ -348,6 +367,12 @@ fn compose_v1_reads_every_flat_file_and_the_split_files_mean_the_same() {
                 for service in services.values_mut() {
                     if let Some(Value::Mapping(deps)) = service.get_mut("depends_on") {
                         deps.retain(|_, d| d.get("required") != Some(&Value::Bool(false)));
+                    }
+                    if let Some(Value::Sequence(ports)) = service.get_mut("ports") {
+                        for port in ports.iter_mut().filter_map(Value::as_mapping_mut) {
+                            port.shift_remove("name");
+                            port.shift_remove("app_protocol");
+                        }
                     }
                     if service.get("depends_on").is_some_and(|d| {
                         d.as_mapping().is_some_and(serde_norway::Mapping::is_empty)
@@ -367,18 +392,67 @@ fn compose_v1_reads_every_flat_file_and_the_split_files_mean_the_same() {
             compose(&dir, root.path(), &["-p", "t", "-f", "stack.yml", "config"]),
             &format!("{name} stack.yml"),
         );
-        // Compose v1 drops a service's `x-` keys when it merges several files.
+        // Compose v1 drops a service's `x-` keys when it merges several files, merges
+        // set-like lists into sorted order, writes a network joined without options as `{}`
+        // instead of `null`, and `extra_hosts` as a mapping.
         let strip = |mut doc: Json| {
             for service in doc["services"].as_object_mut().unwrap().values_mut() {
-                service.as_object_mut().unwrap().retain(|k, _| !k.starts_with("x-"));
+                service
+                    .as_object_mut()
+                    .unwrap()
+                    .retain(|k, _| !k.starts_with("x-"));
+                if let Some(hosts) = service["extra_hosts"].as_object() {
+                    service["extra_hosts"] = hosts
+                        .iter()
+                        .map(|(h, ip)| Json::String(format!("{h}:{}", ip.as_str().unwrap())))
+                        .collect();
+                }
+                sort_sets(service);
+                for network in service["networks"].as_object_mut().into_iter().flatten() {
+                    if network.1.is_null() {
+                        *network.1 = serde_json::json!({});
+                    }
+                }
             }
             doc
         };
         let (split, flat) = (strip(pyyaml(&split)), strip(pyyaml(&flat)));
         for (service, definition) in flat["services"].as_object().unwrap() {
-            assert_eq!(&split["services"][service], definition, "{name} {service}");
+            for (key, value) in definition.as_object().unwrap() {
+                let got = &split["services"][service][key];
+                assert_eq!(got, value, "{name} {service}.{key}");
+            }
         }
         assert_eq!(split, flat, "{name}");
+    }
+}
+
+/// Sorts the lists Compose v1 treats as sets when it merges files.
+fn sort_sets(value: &mut Json) {
+    const SETS: [&str; 13] = [
+        "expose",
+        "ports",
+        "volumes",
+        "aliases",
+        "devices",
+        "cap_add",
+        "cap_drop",
+        "dns",
+        "extra_hosts",
+        "tmpfs",
+        "secrets",
+        "security_opt",
+        "env_file",
+    ];
+    if let Some(map) = value.as_object_mut() {
+        for (key, v) in map.iter_mut() {
+            match v {
+                Json::Array(items) if SETS.contains(&key.as_str()) => {
+                    items.sort_by_key(|i| i.to_string());
+                }
+                _ => sort_sets(v),
+            }
+        }
     }
 }
 
@@ -474,7 +548,12 @@ impl Drop for Cleanup {
         ] {
             let out = Command::new("docker").args(&list).arg(&label).output();
             let ids: Vec<String> = out
-                .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().map(String::from).collect())
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default();
             if ids.is_empty() {
                 continue;
@@ -543,29 +622,29 @@ fn each_profile_creates_its_group_what_it_needs_and_core() {
         return;
     }
     cleanup.tags.push(image.clone());
-    let stack = json(&yaml(&project.file("compose/stack.yml").body));
-    let images: BTreeSet<&str> = stack["services"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter_map(|s| s["image"].as_str())
-        .collect();
-    for wanted in images {
-        // Never replace an image the daemon already has under that name.
-        if runs("docker", &["image", "inspect", wanted]) {
-            continue;
-        }
-        ok(
-            Command::new("docker")
-                .args(["tag", &image, wanted])
-                .output()
-                .unwrap(),
-            "docker tag",
-        );
-        cleanup.tags.push(wanted.to_string());
-    }
     let root = tempfile::tempdir().unwrap();
     let dir = project.write(root.path());
+
+    // The stack as generated, except that every image name gets a prefix of this run, tagged
+    // as the busybox image: no image name the daemon may really have is touched, and two
+    // runs at once never remove each other's tags.
+    let mut stack = yaml(&project.file("compose/stack.yml").body);
+    for service in stack["services"].as_mapping_mut().unwrap().values_mut() {
+        let original = service["image"]
+            .as_str()
+            .expect("homelab names every image");
+        let renamed = format!("{name}/{original}");
+        if !cleanup.tags.contains(&renamed) {
+            let tag = Command::new("docker")
+                .args(["tag", &image, &renamed])
+                .output()
+                .unwrap();
+            ok(tag, "docker tag");
+            cleanup.tags.push(renamed.clone());
+        }
+        service["image"] = Value::String(renamed);
+    }
+    std::fs::write(dir.join("stack.test.yml"), to_yaml(&stack)).unwrap();
 
     let graph = DepGraph::new(reg);
     let closure = |selected: Vec<String>| -> BTreeSet<String> {
@@ -596,34 +675,35 @@ fn each_profile_creates_its_group_what_it_needs_and_core() {
     let mut profiles: Vec<Option<&str>> = vec![None];
     profiles.extend(reg.groups.keys().map(|g| Some(g.as_str())));
     for profile in profiles {
-        let mut args = vec!["-p", &name, "-f", "stack.yml"];
+        let mut args = vec!["-p", &name, "-f", "stack.test.yml"];
         if let Some(p) = profile {
             args.extend(["--profile", p]);
         }
-        args.extend(["up", "--no-start"]);
-        ok(compose(&dir, root.path(), &args), &format!("up {profile:?}"));
+        // `create`, not `up --no-start`: Compose v1 waits for `service_healthy` and
+        // `service_completed_successfully` even when it starts nothing.
+        args.extend(["create", "--no-build"]);
+        ok(
+            compose(&dir, root.path(), &args),
+            &format!("create {profile:?}"),
+        );
         let listed = Command::new("docker")
             .args(["ps", "-a", "--filter"])
             .arg(format!("label=com.docker.compose.project={name}"))
             .args(["--format", "{{.Label \"com.docker.compose.service\"}}"])
             .output()
             .unwrap();
-        let created: BTreeSet<String> = ok(listed, "docker ps")
-            .lines()
-            .map(String::from)
-            .collect();
+        let created: BTreeSet<String> = ok(listed, "docker ps").lines().map(String::from).collect();
         let mut selected = core.clone();
         if let Some(p) = profile {
             selected.extend(group_members(reg, p));
         }
         assert_eq!(created, closure(selected), "--profile {profile:?}");
-        let down: Vec<&str> = vec!["-p", &name, "-f", "stack.yml"];
-        let mut all_profiles = down.clone();
+        let mut rm = vec!["-p", name.as_str(), "-f", "stack.test.yml"];
         for g in reg.groups.keys() {
-            all_profiles.extend(["--profile", g.as_str()]);
+            rm.extend(["--profile", g.as_str()]);
         }
-        all_profiles.extend(["rm", "-f", "-s"]);
-        ok(compose(&dir, root.path(), &all_profiles), "rm");
+        rm.extend(["rm", "-f", "-s"]);
+        ok(compose(&dir, root.path(), &rm), "rm");
     }
 }
 
@@ -688,7 +768,11 @@ fn probe(health: &str) -> String {
 /// Runs `script` with `sh` and only the named tools (plus grep and head) on the PATH.
 fn run_with(tools: &[(&str, &str)], script: &str) -> bool {
     let bin = tempfile::tempdir().unwrap();
-    let base = [("sh", "/bin/sh"), ("grep", "/bin/grep"), ("head", "/usr/bin/head")];
+    let base = [
+        ("sh", "/bin/sh"),
+        ("grep", "/bin/grep"),
+        ("head", "/usr/bin/head"),
+    ];
     for (name, target) in base.iter().chain(tools) {
         std::os::unix::fs::symlink(target, bin.path().join(name)).unwrap();
     }
@@ -730,7 +814,9 @@ fn health_probes_judge_with_whichever_tool_the_image_has() {
     let port = http_server();
     let closed = closed_port();
     let http = |path: &str, extra: &str, p: u16| {
-        probe(&format!("{{ http: {{ port: {p}, path: \"{path}\"{extra} }} }}"))
+        probe(&format!(
+            "{{ http: {{ port: {p}, path: \"{path}\"{extra} }} }}"
+        ))
     };
     let cases = [
         (http("/ok", "", port), true),

@@ -16,6 +16,9 @@ pub struct Args {
     /// Check only this environment (merged); by default the base and every environment
     #[arg(long, value_name = "NAME")]
     env: Option<String>,
+    /// Also ask Docker what only images can tell (tools for http/tcp health checks)
+    #[arg(long)]
+    live: bool,
 }
 
 #[derive(Serialize)]
@@ -37,7 +40,14 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
         .as_ref()
         .map(|r| r.services.len())
         .unwrap_or(0);
-    let failed = report.errors() > 0 || (args.strict && report.warnings() > 0);
+    let mut failed = report.errors() > 0 || (args.strict && report.warnings() > 0);
+    if args.live
+        && report.errors() == 0
+        && let Some(reg) = &report.loaded.registry
+        && !super::live::run(printer, reg, args.json)?
+    {
+        failed = true;
+    }
     if args.json {
         let json = JsonReport {
             file: &source.name,

@@ -10,7 +10,9 @@ use std::time::Duration;
 use super::stack::{self, Interrupt, Stack};
 use super::{CmdResult, Exit, Failure, Global, Printer};
 use crate::graph::{DepGraph, resolve_selection};
-use crate::runtime::docker::{DockerEngine, Engine};
+use crate::registry::Registry;
+use crate::runtime::docker::Engine;
+use crate::runtime::hosts::Hosts;
 use crate::runtime::{observe, state};
 
 #[derive(Debug, clap::Args)]
@@ -37,18 +39,21 @@ pub struct Args {
 
 /// Which services to stop, which to keep and why: pure, from the registry and what runs.
 pub fn decide(
-    stack: &Stack,
+    reg: &Registry,
     closure: &[String],
     running: &HashSet<String>,
     cascade: bool,
 ) -> (Vec<String>, BTreeMap<String, String>) {
     let requires = |r: &str, s: &str| {
-        stack.reg.services.get(r).is_some_and(|svc| {
+        reg.services.get(r).is_some_and(|svc| {
             svc.depends_on
                 .iter()
                 .any(|d| !d.optional && d.service.value == s)
         })
     };
+    // In registry order, so the dependent named for a kept service is always the same.
+    let mut running: Vec<&String> = running.iter().collect();
+    running.sort_by_key(|r| reg.services.get_index_of(r.as_str()));
     let mut stop: Vec<String> = closure.to_vec();
     let mut kept: BTreeMap<String, String> = BTreeMap::new();
     if cascade {
@@ -57,7 +62,7 @@ pub fn decide(
                 .iter()
                 .filter(|r| !stop.contains(r))
                 .filter(|r| stop.iter().any(|s| requires(r, s)))
-                .cloned()
+                .map(|r| r.to_string())
                 .collect();
             if extra.is_empty() {
                 break;
@@ -70,12 +75,12 @@ pub fn decide(
             for s in stop.clone() {
                 let needed_by = running
                     .iter()
-                    .filter(|r| !stop.contains(r) || kept.contains_key(*r))
-                    .filter(|r| **r != s)
+                    .filter(|r| !stop.contains(r) || kept.contains_key(r.as_str()))
+                    .filter(|r| ***r != s)
                     .find(|r| requires(r, &s));
                 if let Some(r) = needed_by {
                     stop.retain(|x| *x != s);
-                    kept.insert(s.clone(), r.clone());
+                    kept.insert(s.clone(), r.to_string());
                     changed = true;
                 }
             }
@@ -84,7 +89,7 @@ pub fn decide(
             }
         }
     }
-    stop.sort_by_key(|s| stack.reg.services.get_index_of(s));
+    stop.sort_by_key(|s| reg.services.get_index_of(s));
     (stop, kept)
 }
 
@@ -98,14 +103,14 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
     let rt = stack::runtime()?;
     rt.block_on(async {
         let interrupt = Interrupt::install();
-        let engine = stack::connect(None).await?;
+        let engine = stack::connect_all(&stack).await?;
         let command = format!("muster down {}", args.selection.join(" "));
         let _lock = stack::take_lock(&stack, printer, &command, args.no_wait, &interrupt).await?;
         let observed = observe::observe(&engine, stack.project())
             .await
             .map_err(|e| Failure::could_not(e.to_string()))?;
         let running = observed.running_services();
-        let (stop, kept) = decide(&stack, &closure, &running, args.cascade);
+        let (stop, kept) = decide(&stack.reg, &closure, &running, args.cascade);
         for (service, by) in &kept {
             printer.note(&format!(
                 "keeping {service}: {by} is running and needs it (--cascade stops {by} too)"
@@ -118,7 +123,12 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
                 .map_err(|e| Failure::could_not(e.to_string()))?;
             let mut vs: Vec<String> = stop
                 .iter()
-                .flat_map(|s| observed.containers(s).iter().flat_map(|c| c.volumes.clone()))
+                .flat_map(|s| {
+                    observed
+                        .containers(s)
+                        .iter()
+                        .flat_map(|c| c.volumes.clone())
+                })
                 .filter(|v| project_volumes.contains(v))
                 .collect();
             vs.sort();
@@ -148,8 +158,9 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
                 let _ = engine.remove_network(&n).await;
             }
         }
-        state::forget(&stack.state_dir, &stop)
-            .map_err(|e| Failure::could_not(format!("cannot update the recorded selection: {e}")))?;
+        state::forget(&stack.state_dir, &stop).map_err(|e| {
+            Failure::could_not(format!("cannot update the recorded selection: {e}"))
+        })?;
         let mut summary = if stopped.is_empty() {
             "nothing to stop".to_string()
         } else {
@@ -192,7 +203,7 @@ fn confirm(printer: &Printer, volumes: &[String]) -> Result<(), Failure> {
 /// that needs it is down, independent ones together.
 async fn stop_in_order(
     stack: &Stack,
-    engine: &DockerEngine,
+    engine: &Hosts,
     observed: &observe::Observed,
     stop: &[String],
     interrupt: &Interrupt,
@@ -241,4 +252,53 @@ async fn stop_in_order(
     }
     done.sort_by_key(|s| stack.reg.services.get_index_of(s));
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn reg() -> Registry {
+        let text = "version: 1\nname: t\nservices:\n  db: { image: 'd:1' }\n  cache: { image: 'c:1' }\n  api: { image: 'a:1', depends_on: [db, cache] }\n  web: { image: 'w:1', depends_on: [api] }\n  report: { image: 'r:1', depends_on: [db, { service: web, optional: true }] }\n";
+        let loaded = crate::registry::load(
+            Arc::new(crate::source::SourceFile::new("muster.yaml", text)),
+            None,
+        );
+        loaded.registry.unwrap()
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn keeps_what_running_services_outside_need_and_cascade_stops_them() {
+        let reg = reg();
+        let running: HashSet<String> = names(&["db", "cache", "api", "web", "report"])
+            .into_iter()
+            .collect();
+        // `down api` = api and what it needs; web needs api, which needs cache and db.
+        let (stop, kept) = decide(&reg, &names(&["db", "cache", "api"]), &running, false);
+        assert!(stop.is_empty());
+        assert_eq!(kept["api"], "web");
+        assert_eq!(kept["cache"], "api");
+        assert_eq!(kept["db"], "report");
+        // Without web running, only db is held (by report).
+        let some: HashSet<String> = names(&["db", "cache", "api", "report"])
+            .into_iter()
+            .collect();
+        let (stop, kept) = decide(&reg, &names(&["db", "cache", "api"]), &some, false);
+        assert_eq!(stop, names(&["cache", "api"]));
+        assert_eq!(kept.len(), 1);
+        // --cascade stops web (needs api) and report (needs db), not through optional deps.
+        let (stop, kept) = decide(&reg, &names(&["db", "cache", "api"]), &running, true);
+        assert_eq!(stop, names(&["db", "cache", "api", "web", "report"]));
+        assert!(kept.is_empty());
+        // A stopped dependent does not hold anything.
+        let running: HashSet<String> = names(&["db", "cache", "api"]).into_iter().collect();
+        let (stop, _) = decide(&reg, &names(&["db", "cache", "api"]), &running, false);
+        assert_eq!(stop, names(&["db", "cache", "api"]));
+    }
 }

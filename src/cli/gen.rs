@@ -366,3 +366,23 @@ pub(super) fn why(state: State) -> &'static str {
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_folder_is_named_from_the_registry_folder() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(output_relative_to(Path::new("out"), Path::new("")), "out");
+        assert_eq!(output_relative_to(Path::new("."), Path::new("")), ".");
+        assert_eq!(
+            output_relative_to(Path::new("stack/deploy/../gen"), Path::new("stack")),
+            "gen"
+        );
+        assert_eq!(
+            output_relative_to(Path::new("elsewhere"), Path::new("stack")),
+            cwd.join("elsewhere").display().to_string()
+        );
+    }
+}

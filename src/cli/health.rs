@@ -11,7 +11,7 @@ use super::stack::{self, Stack};
 use super::{CmdResult, Failure, Global, Printer};
 use crate::graph::resolve_selection;
 use crate::registry::model::HealthCheck;
-use crate::runtime::docker::{DockerEngine, HealthStatus, Inspection, RunState};
+use crate::runtime::docker::{HealthStatus, Inspection, RunState};
 use crate::runtime::observe::{self, Observed};
 use crate::runtime::probe;
 use crate::runtime::verdict::{self, Judged, Standing, Verdict};
@@ -53,7 +53,7 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
     };
     let rt = stack::runtime()?;
     let results = rt.block_on(async {
-        let engine: DockerEngine = stack::connect(None).await?;
+        let engine = stack::connect_all(&stack).await?;
         let observed = observe::observe(&engine, stack.project())
             .await
             .map_err(|e| Failure::could_not(e.to_string()))?;
@@ -80,7 +80,11 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
         });
         printer.out(&serde_json::to_string_pretty(&json).expect("json"));
     } else {
-        let mut rows = vec![["SERVICE", "CHECK", "RESULT", "DETAIL"].map(String::from).to_vec()];
+        let mut rows = vec![
+            ["SERVICE", "CHECK", "RESULT", "DETAIL"]
+                .map(String::from)
+                .to_vec(),
+        ];
         for c in &results {
             let result = match c.standing {
                 Standing::Ok => printer.good("ok"),
@@ -152,19 +156,25 @@ async fn check(stack: &Stack, observed: &Observed, name: &str) -> Checked {
         .timeout
         .unwrap_or(Duration::from_secs(5))
         .min(Duration::from_secs(10));
+    let remote = crate::runtime::hosts::host_of(&stack.reg, name)
+        .and_then(|h| crate::runtime::hosts::endpoint(&stack.reg, h))
+        .and_then(probe::remote_host);
+    let remote = remote.as_deref();
     let mut details = Vec::new();
     for c in running {
         let probed = match service.health.check.as_ref().map(|c| &c.value) {
-            Some(HealthCheck::Http(h)) if h.scheme == "http" => match probe::target(c, h.port) {
-                Some(t) => Some(
-                    probe::http(t.addr, h, timeout)
-                        .await
-                        .map(|ok| format!("{ok} via {}", t.via))
-                        .map_err(|e| format!("{e} via {}", t.via)),
-                ),
-                None => Some(Err("no address to reach it from the host".into())),
-            },
-            Some(HealthCheck::Tcp { port }) => match probe::target(c, *port) {
+            Some(HealthCheck::Http(h)) if h.scheme == "http" => {
+                match probe::target(c, h.port, remote) {
+                    Some(t) => Some(
+                        probe::http(t.addr, h, timeout)
+                            .await
+                            .map(|ok| format!("{ok} via {}", t.via))
+                            .map_err(|e| format!("{e} via {}", t.via)),
+                    ),
+                    None => Some(Err("no address to reach it from the host".into())),
+                }
+            }
+            Some(HealthCheck::Tcp { port }) => match probe::target(c, *port, remote) {
                 Some(t) => Some(
                     probe::tcp(t.addr, timeout)
                         .await

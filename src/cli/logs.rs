@@ -37,7 +37,7 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
     let rt = stack::runtime()?;
     rt.block_on(async {
         let interrupt = Interrupt::install();
-        let engine = stack::connect(None).await?;
+        let engine = stack::connect_all(&stack).await?;
         let observed = observe::observe(&engine, stack.project())
             .await
             .map_err(|e| Failure::could_not(e.to_string()))?;

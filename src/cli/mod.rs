@@ -4,11 +4,12 @@
 mod check;
 mod completions;
 mod diff;
-mod r#gen;
 mod down;
+mod r#gen;
 mod graph;
 mod health;
 mod init;
+mod live;
 mod logs;
 mod output;
 mod plan;

@@ -94,6 +94,15 @@ pub async fn connect(host: Option<&str>) -> Result<DockerEngine, Failure> {
     })
 }
 
+/// Connects to every Docker the stack uses: the local one and each host that a service is
+/// placed on (`placement.host`).
+pub async fn connect_all(stack: &Stack) -> Result<crate::runtime::hosts::Hosts, Failure> {
+    crate::runtime::hosts::Hosts::connect(&stack.reg).await.map_err(|e| {
+        Failure::could_not(e.to_string())
+            .hint("is the Docker daemon running, and may you use its socket? `docker info` tells; DOCKER_HOST chooses another daemon")
+    })
+}
+
 /// Ctrl-C, as a flag any number of waits can watch. Installing it means Ctrl-C no longer
 /// kills muster outright: each wait decides what stopping means.
 #[derive(Clone)]
@@ -169,9 +178,8 @@ fn describe_holder(holder: Option<&Holder>) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let ago = crate::runtime::observe::format_uptime(Duration::from_secs(
-        now.saturating_sub(h.started),
-    ));
+    let ago =
+        crate::runtime::observe::format_uptime(Duration::from_secs(now.saturating_sub(h.started)));
     format!(
         "`{}` (pid {} on {}) has held its lock for {ago}",
         h.command, h.pid, h.host
@@ -261,17 +269,90 @@ impl Masker {
     }
 }
 
-/// Writes the runtime env files the Compose file reads secrets from (`muster secrets
-/// export compose`), when the registry has secrets.
-pub fn export_secrets(stack: &Stack, _printer: &Printer) -> Result<(), Failure> {
-    let _ = stack;
+/// Writes the runtime files the Compose file reads (`muster secrets export compose`: env
+/// files and secret files under `.muster/runtime/compose/`) and renders config templates
+/// into `.muster/rendered/`, when the registry has any.
+pub fn export_secrets(stack: &Stack, printer: &Printer) -> Result<(), Failure> {
+    use crate::secrets::{self, Paths};
+    let to_failure = |e: secrets::Error| Failure {
+        exit: if e.bad { Exit::Bad } else { Exit::CouldNot },
+        message: Some(e.message),
+        hint: e.hint,
+    };
+    let paths = Paths::for_registry(&stack.source.path);
+    if !stack.reg.secrets.is_empty() {
+        let exported =
+            secrets::export::export(secrets::export::Engine::Compose, &stack.reg, &paths)
+                .map_err(to_failure)?;
+        if !exported.files.is_empty() {
+            printer.note(&format!(
+                "exported {} secret file{} for Compose",
+                exported.files.len(),
+                if exported.files.len() == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    if stack.reg.enabled_services().any(|s| !s.configs.is_empty()) {
+        let values = if stack.reg.secrets.is_empty() {
+            secrets::resolve::Values::default()
+        } else {
+            secrets::resolve::load_values(&stack.reg, &paths).map_err(to_failure)?
+        };
+        let env = secrets::env_file::EnvFile::read(&stack.root)
+            .map_err(|e| Failure::could_not(format!("cannot read .env: {e}")))?;
+        let vars = |name: &str| secrets::env_file::variable(&stack.reg, &env, name);
+        secrets::configs::render_configs(&stack.reg, &stack.root, &vars, &values).map_err(
+            |problems| Failure {
+                exit: Exit::Bad,
+                message: Some(
+                    problems
+                        .iter()
+                        .map(|(file, line, what)| format!("{}:{line}: {what}", stack.shown(file)))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+                hint: Some(
+                    "config templates are rendered at `up`; fix the placeholders above".into(),
+                ),
+            },
+        )?;
+    }
     Ok(())
 }
 
-/// The masker for this stack's secret values.
+fn values_push(values: &mut Vec<String>, v: &str) {
+    // Very short values would mask ordinary text and hide nothing worth hiding.
+    if v.len() >= 4 {
+        values.push(v.to_string());
+    }
+}
+
+/// The masker for this stack's secret values (none when the store cannot be opened: then
+/// muster knows no value to hide).
 pub fn masker(stack: &Stack) -> Masker {
-    let _ = stack;
-    Masker::none()
+    use crate::secrets::{Paths, resolve};
+    if stack.reg.secrets.is_empty() {
+        return Masker::none();
+    }
+    let paths = Paths::for_registry(&stack.source.path);
+    let Ok(known) = resolve::load_values(&stack.reg, &paths) else {
+        return Masker::none();
+    };
+    let mut values: Vec<String> = Vec::new();
+    for (_, v) in known.iter() {
+        let v = v.expose();
+        values_push(&mut values, v);
+        // Logs come line by line: a multi-line value (a PEM key) is masked line by line.
+        if v.contains('\n') {
+            for line in v.lines().filter(|l| l.len() >= 16) {
+                values_push(&mut values, line);
+            }
+        }
+    }
+    // Longest first, so a value containing another is masked whole.
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    Masker { values }
 }
 
 /// Loads the registry the way the commands that look at a running stack do: in the
@@ -298,7 +379,10 @@ pub fn load_running(
 
 /// The services `status` and `health` judge without a selection: those of the last `up`
 /// (still in the registry), else every enabled service.
-pub fn judged_services(stack: &Stack, last: Option<&crate::runtime::state::UpState>) -> Vec<String> {
+pub fn judged_services(
+    stack: &Stack,
+    last: Option<&crate::runtime::state::UpState>,
+) -> Vec<String> {
     match last {
         Some(state) => {
             let mut services: Vec<String> = state
@@ -347,6 +431,8 @@ pub fn running_services(project: &str) -> Option<std::collections::HashSet<Strin
             .await
             .ok()?
             .ok()?;
-        crate::runtime::observe::running(&engine, project).await.ok()
+        crate::runtime::observe::running(&engine, project)
+            .await
+            .ok()
     })
 }

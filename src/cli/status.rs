@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::output::table;
 use super::stack::{self, Interrupt, Stack};
 use super::{CmdResult, Exit, Failure, Global, Printer};
-use crate::runtime::docker::{DockerEngine, Engine, now_nanos};
+use crate::runtime::docker::{Engine, now_nanos};
+use crate::runtime::hosts::Hosts;
 use crate::runtime::observe::{self, ServiceStatus, format_uptime};
 use crate::runtime::verdict::{self, Judged, Judgement, Standing, Verdict};
 
@@ -66,7 +67,7 @@ pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
     };
     let rt = stack::runtime()?;
     rt.block_on(async {
-        let engine = stack::connect(None).await?;
+        let engine = stack::connect_all(&stack).await?;
         if !args.watch {
             let verdict = show(printer, &args, &stack, &engine, &services, false).await?;
             return Ok(if args.check {
@@ -97,7 +98,7 @@ async fn show(
     printer: &Printer,
     args: &Args,
     stack: &Stack,
-    engine: &DockerEngine,
+    engine: &Hosts,
     services: &[String],
     clear: bool,
 ) -> Result<Verdict, Failure> {
@@ -146,9 +147,11 @@ async fn show(
         return Ok(judgement.verdict);
     }
     let mut table_rows = vec![
-        ["SERVICE", "PHASE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PORTS"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "SERVICE", "PHASE", "STATE", "HEALTH", "UPTIME", "RESTARTS", "PORTS",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for (status, _) in &rows {
         table_rows.push(vec![

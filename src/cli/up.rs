@@ -19,7 +19,7 @@ use crate::runtime::diagnose::{self, Diagnosis};
 use crate::runtime::docker::{Engine, now_nanos};
 use crate::runtime::execute::{self, Batch, Options, Prepared};
 use crate::runtime::progress::Progress;
-use crate::runtime::{observe, plan, state};
+use crate::runtime::{hosts, observe, plan, state};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -62,13 +62,14 @@ async fn up(
 ) -> CmdResult {
     let began = Instant::now();
     let interrupt = Interrupt::install();
-    let engine = stack::connect(None).await?;
+    let engine = stack::connect_all(stack).await?;
     let compose_file = stack::ensure_compose_file(stack, printer, || {
         super::workspace::load_valid(global, printer, None).map(|(_, r)| r)
     })?;
     stack::export_secrets(stack, printer)?;
     let compose = ComposeCli::find().map_err(|e| {
-        Failure::could_not(e).hint("install Docker Compose, or set MUSTER_COMPOSE to the command to use")
+        Failure::could_not(e)
+            .hint("install Docker Compose, or set MUSTER_COMPOSE to the command to use")
     })?;
     let command = format!("muster up {}", args.selection.join(" "));
     let _lock = stack::take_lock(stack, printer, &command, args.no_wait, &interrupt).await?;
@@ -79,9 +80,9 @@ async fn up(
         .map_err(|e| Failure::could_not(e.to_string()))?;
     let (_, plan) = plan::plan(&stack.reg, selected, &before.running_services());
     let services: Vec<String> = plan.services.keys().cloned().collect();
-    state::save(
+    state::record(
         &stack.state_dir,
-        &state::UpState {
+        state::UpState {
             project: project.clone(),
             environment: stack.reg.environment.clone(),
             selection: args.selection.clone(),
@@ -91,6 +92,7 @@ async fn up(
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         },
+        |s| stack.reg.services.get_index_of(s).unwrap_or(usize::MAX),
     )
     .map_err(|e| Failure::could_not(format!("cannot record the selection: {e}")))?;
 
@@ -112,38 +114,38 @@ async fn up(
         profiles,
         services: Vec::new(),
     };
+    // Where each service runs: the local engine, or its `placement.host`.
+    let endpoints: HashMap<String, Option<String>> = services
+        .iter()
+        .map(|s| {
+            let endpoint = hosts::host_of(&stack.reg, s)
+                .and_then(|h| hosts::endpoint(&stack.reg, h))
+                .map(String::from);
+            (s.clone(), endpoint)
+        })
+        .collect();
     let mut batches = creation_batches(&plan, compose.flavor()).into_iter();
     let first = batches.next().unwrap_or_default();
-    let compose_args = compose.create_args(&UpRequest {
-        services: first.clone(),
-        ..request.clone()
-    });
     if global.verbose > 0 {
-        printer.note(&format!("running {} {}", compose.display(), compose_args.join(" ")));
+        printer.note(&format!(
+            "creating with {}: {}",
+            compose.display(),
+            first.join(" ")
+        ));
     }
-    let ran = tokio::select! {
-        ran = compose.run(&compose_args, &stack.root, None) => ran.map_err(Failure::could_not)?,
+    tokio::select! {
+        created = create(&compose, &request, &first, &endpoints, &stack.root) => {
+            created.map_err(|message| Failure {
+                exit: Exit::Bad,
+                message: Some(message),
+                hint: Some(format!(
+                    "the file is {}; `docker-compose -f FILE config` checks it",
+                    stack.shown(&compose_file)
+                )),
+            })?
+        }
         _ = interrupt.wait() => return Ok(interrupted(printer)),
     };
-    if !ran.success {
-        return Err(Failure {
-            exit: Exit::Bad,
-            message: Some(format!(
-                "`{} {}` failed (exit {}):\n{}",
-                compose.display(),
-                compose_args.join(" "),
-                ran.code.map(|c| c.to_string()).unwrap_or("by a signal".into()),
-                ran.stderr.trim_end()
-            )),
-            hint: Some(format!(
-                "the file is {}; `docker-compose -f FILE config` checks it",
-                stack.shown(&compose_file)
-            )),
-        });
-    }
-    if global.verbose > 1 {
-        printer.note(ran.stderr.trim_end());
-    }
 
     let since = now_nanos();
     let after = observe::observe(&engine, &project)
@@ -197,17 +199,12 @@ async fn up(
         );
         tokio::spawn(async move {
             for services in later {
-                let args = compose.create_args(&UpRequest {
-                    services: services.clone(),
-                    ..request.clone()
-                });
-                let result = match compose.run(&args, &root, None).await {
-                    Ok(ran) if ran.success => observe::observe(&engine, &project)
+                let result = match create(&compose, &request, &services, &endpoints, &root).await {
+                    Ok(()) => observe::observe(&engine, &project)
                         .await
                         .map(|o| pick(&o, &services))
                         .map_err(|e| e.to_string()),
-                    Ok(ran) => Err(last_lines(&ran.stderr, 5)),
-                    Err(e) => Err(e),
+                    Err(e) => Err(last_lines(&e, 6)),
                 };
                 let failed = result.is_err();
                 if tx.send(Batch { services, result }).is_err() || failed {
@@ -240,7 +237,9 @@ async fn up(
     let failed = outcome.failed();
     let mut diagnoses = Vec::new();
     if !failed.is_empty() {
-        let now = observe::observe(&engine, &project).await.unwrap_or_default();
+        let now = observe::observe(&engine, &project)
+            .await
+            .unwrap_or_default();
         for (name, failure) in &failed {
             let ids: Vec<String> = now.containers(name).iter().map(|c| c.id.clone()).collect();
             diagnoses.push(diagnose::diagnose(&engine, name, &ids, failure.to_string()).await);
@@ -273,7 +272,11 @@ async fn up(
                 .collect();
             printer.out(&format!("skipped: {}", list.join(", ")));
         }
-        let started = outcome.services.values().filter(|o| o.state.is_final() && o.failure.is_none() && o.skipped_because.is_none()).count();
+        let started = outcome
+            .services
+            .values()
+            .filter(|o| o.state.is_final() && o.failure.is_none() && o.skipped_because.is_none())
+            .count();
         let line = match outcome.result {
             execute::Result::Passed => printer.good(&format!(
                 "up: {started} of {} services ready in {}",
@@ -305,6 +308,51 @@ async fn up(
     })
 }
 
+/// Creates `services` with Compose on the engine each one is placed on (all hosts at once).
+async fn create(
+    compose: &ComposeCli,
+    request: &UpRequest,
+    services: &[String],
+    endpoints: &HashMap<String, Option<String>>,
+    root: &std::path::Path,
+) -> Result<(), String> {
+    let mut groups: Vec<(Option<String>, Vec<String>)> = Vec::new();
+    for s in services {
+        let endpoint = endpoints.get(s).cloned().flatten();
+        match groups.iter_mut().find(|(e, _)| *e == endpoint) {
+            Some((_, members)) => members.push(s.clone()),
+            None => groups.push((endpoint, vec![s.clone()])),
+        }
+    }
+    let runs = groups.iter().map(|(endpoint, members)| async move {
+        let args = compose.create_args(&UpRequest {
+            services: members.clone(),
+            ..request.clone()
+        });
+        let ran = compose.run(&args, root, endpoint.as_deref()).await;
+        (args, endpoint, ran)
+    });
+    for (args, endpoint, ran) in futures_util::future::join_all(runs).await {
+        let ran = ran?;
+        if !ran.success {
+            return Err(format!(
+                "`{} {}`{} failed (exit {}):\n{}",
+                compose.display(),
+                args.join(" "),
+                endpoint
+                    .as_ref()
+                    .map(|e| format!(" (DOCKER_HOST={e})"))
+                    .unwrap_or_default(),
+                ran.code
+                    .map(|c| c.to_string())
+                    .unwrap_or("by a signal".into()),
+                ran.stderr.trim_end()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.trim_end().lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -330,7 +378,12 @@ fn seconds(d: Duration) -> String {
 
 /// The failure report of one service: why, state, health-check outputs, exit code, last logs.
 pub fn render_diagnosis(printer: &Printer, d: &Diagnosis, masker: &Masker) -> String {
-    let mut text = format!("{} {}: {}\n", printer.bad("✗"), printer.heading(&d.service), d.reason);
+    let mut text = format!(
+        "{} {}: {}\n",
+        printer.bad("✗"),
+        printer.heading(&d.service),
+        d.reason
+    );
     for c in &d.containers {
         let mut rows = vec![vec!["  container".to_string(), c.name.clone()]];
         rows.push(vec!["  state".into(), c.state.clone()]);
@@ -351,7 +404,11 @@ pub fn render_diagnosis(printer: &Printer, d: &Diagnosis, masker: &Masker) -> St
             text.push_str("  last health checks:\n");
             for p in &c.probes {
                 let output = masker.mask(p.output.trim());
-                let output = if output.is_empty() { "(no output)".to_string() } else { output.replace('\n', " | ") };
+                let output = if output.is_empty() {
+                    "(no output)".to_string()
+                } else {
+                    output.replace('\n', " | ")
+                };
                 text.push_str(&format!("    exit {}: {output}\n", p.exit_code));
             }
         }
@@ -398,15 +455,25 @@ impl<'p> View<'p> {
     fn show(&mut self, p: &Progress) {
         match self {
             View::Quiet => {}
-            View::Json(printer) => printer.out(&serde_json::to_string(p).expect("event serializes")),
+            View::Json(printer) => {
+                printer.out(&serde_json::to_string(p).expect("event serializes"))
+            }
             View::Plain(printer) => printer.note(&plain(p)),
             View::Live { multi, bars } => match p {
-                Progress::PhaseStarted { phase, services, timeout } => {
-                    let _ = multi.println(format!("phase {phase} (timeout {})", format_duration(*timeout)));
+                Progress::PhaseStarted {
+                    phase,
+                    services,
+                    timeout,
+                } => {
+                    let _ = multi.println(format!(
+                        "phase {phase} (timeout {})",
+                        format_duration(*timeout)
+                    ));
                     let width = services.iter().map(|s| s.len()).max().unwrap_or(0);
-                    let style = ProgressStyle::with_template("  {spinner} {prefix} {msg} {elapsed:>4}")
-                        .expect("template")
-                        .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓");
+                    let style =
+                        ProgressStyle::with_template("  {spinner} {prefix} {msg} {elapsed:>4}")
+                            .expect("template")
+                            .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓");
                     for s in services {
                         let bar = multi.add(ProgressBar::new_spinner());
                         bar.set_style(style.clone());
@@ -416,7 +483,12 @@ impl<'p> View<'p> {
                         bars.insert(s.clone(), bar);
                     }
                 }
-                Progress::Service { service, state, detail, .. } => {
+                Progress::Service {
+                    service,
+                    state,
+                    detail,
+                    ..
+                } => {
                     if let Some(bar) = bars.get(service) {
                         let msg = match detail {
                             Some(d) => format!("{:<10} {d}", state.as_str()),
@@ -453,28 +525,54 @@ impl<'p> View<'p> {
 
 fn plain(p: &Progress) -> String {
     match p {
-        Progress::PhaseStarted { phase, services, timeout } => format!(
+        Progress::PhaseStarted {
+            phase,
+            services,
+            timeout,
+        } => format!(
             "phase {phase} (timeout {}): {}",
             format_duration(*timeout),
             services.join(", ")
         ),
-        Progress::Service { service, state, elapsed, detail, .. } => {
-            let mut line = format!("  {service:<20} {:<10} {:>6}", state.as_str(), seconds(*elapsed));
+        Progress::Service {
+            service,
+            state,
+            elapsed,
+            detail,
+            ..
+        } => {
+            let mut line = format!(
+                "  {service:<20} {:<10} {:>6}",
+                state.as_str(),
+                seconds(*elapsed)
+            );
             if let Some(d) = detail {
                 line.push_str("  ");
                 line.push_str(d);
             }
             line
         }
-        Progress::PhasePassed { phase, elapsed, degraded } if degraded.is_empty() => {
+        Progress::PhasePassed {
+            phase,
+            elapsed,
+            degraded,
+        } if degraded.is_empty() => {
             format!("phase {phase} passed in {}", seconds(*elapsed))
         }
-        Progress::PhasePassed { phase, elapsed, degraded } => format!(
+        Progress::PhasePassed {
+            phase,
+            elapsed,
+            degraded,
+        } => format!(
             "phase {phase} passed DEGRADED in {} (not ready: {})",
             seconds(*elapsed),
             degraded.join(", ")
         ),
-        Progress::PhaseFailed { phase, elapsed, failed } => format!(
+        Progress::PhaseFailed {
+            phase,
+            elapsed,
+            failed,
+        } => format!(
             "phase {phase} FAILED after {} ({})",
             seconds(*elapsed),
             failed.join(", ")

@@ -11,11 +11,11 @@ use crate::registry::model::{self, Registry};
 pub enum Target {
     /// Docker Compose files under compose/
     Compose,
-    /// Docker Swarm stack and deploy script under swarm/
+    /// Docker Swarm stack and deploy script under swarm/ (not yet supported)
     Swarm,
-    /// Kustomize base and overlays under kubernetes/
+    /// Kustomize base and overlays under kubernetes/ (not yet supported)
     Kubernetes,
-    /// Nomad jobs and infrastructure under nomad/
+    /// Nomad jobs and infrastructure under nomad/ (not yet supported)
     Nomad,
     /// .env.example: every variable, documented
     Env,

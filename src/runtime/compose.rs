@@ -209,7 +209,10 @@ mod tests {
     fn v1_creates_what_waits_for_a_job_after_the_job() {
         use std::sync::Arc;
         let text = "version: 1\nname: t\nservices:\n  db: { image: 'd:1' }\n  migrate: { image: 'm:1', job: true, depends_on: [db] }\n  api: { image: 'a:1', depends_on: [migrate, db] }\n  web: { image: 'w:1', depends_on: [api] }\n";
-        let loaded = crate::registry::load(Arc::new(crate::source::SourceFile::new("muster.yaml", text)), None);
+        let loaded = crate::registry::load(
+            Arc::new(crate::source::SourceFile::new("muster.yaml", text)),
+            None,
+        );
         let reg = loaded.registry.unwrap();
         let selected = crate::graph::resolve_selection(&reg, &["all".to_string()]).unwrap();
         let (_, plan) = super::super::plan::plan(&reg, &selected, &Default::default());

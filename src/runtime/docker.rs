@@ -273,6 +273,13 @@ pub trait Engine: Clone + Send + Sync + 'static {
         tail: Option<usize>,
         follow: bool,
     ) -> BoxStream<'static, Result<LogLine>>;
+    /// Runs `script` with `/bin/sh -c` in a throw-away container of `image` (no network),
+    /// and returns its exit code and output.
+    fn run_oneoff(
+        &self,
+        image: &str,
+        script: &str,
+    ) -> impl Future<Output = Result<(i64, String)>> + Send;
     /// The project's named volumes.
     fn volumes(&self, project: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     fn remove_volume(&self, name: &str) -> impl Future<Output = Result<()>> + Send;
@@ -377,8 +384,12 @@ impl DockerEngine {
 fn api_error(e: bollard::errors::Error, id: &str) -> DockerError {
     match e {
         bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        } => DockerError::NotFound(id.to_string()),
+            status_code: 404,
+            message,
+        } if message.contains("No such container") => DockerError::NotFound(id.to_string()),
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            DockerError::Api(message)
+        }
         other => DockerError::Api(other.to_string()),
     }
 }
@@ -422,9 +433,7 @@ impl Engine for DockerEngine {
                         .map(|n| n.trim_start_matches('/').to_string())
                         .unwrap_or_default(),
                     service: labels.get(SERVICE_LABEL).cloned(),
-                    state: RunState::parse(
-                        &c.state.map(|s| s.to_string()).unwrap_or_default(),
-                    ),
+                    state: RunState::parse(&c.state.map(|s| s.to_string()).unwrap_or_default()),
                     status: c.status.unwrap_or_default(),
                     ports: c
                         .ports
@@ -497,7 +506,11 @@ impl Engine for DockerEngine {
             .networks
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(name, e)| e.ip_address.filter(|ip| !ip.is_empty()).map(|ip| (name, ip)))
+            .filter_map(|(name, e)| {
+                e.ip_address
+                    .filter(|ip| !ip.is_empty())
+                    .map(|ip| (name, ip))
+            })
             .collect();
         let volumes = c
             .mounts
@@ -667,6 +680,56 @@ impl Engine for DockerEngine {
                 Err(e) => futures_util::stream::iter([Err(e)]).boxed(),
             })
             .boxed()
+    }
+
+    async fn run_oneoff(&self, image: &str, script: &str) -> Result<(i64, String)> {
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+            cmd: Some(vec![script.to_string()]),
+            network_disabled: Some(true),
+            labels: Some(HashMap::from([(
+                "dev.muster.probe".to_string(),
+                "true".to_string(),
+            )])),
+            ..Default::default()
+        };
+        let created = self
+            .client
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
+            .await
+            .map_err(|e| api_error(e, image))?;
+        let id = created.id;
+        let run = async {
+            self.client
+                .start_container(&id, None)
+                .await
+                .map_err(|e| api_error(e, &id))?;
+            let code = match self.client.wait_container(&id, None).next().await {
+                Some(Ok(r)) => r.status_code,
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                Some(Err(e)) => return Err(api_error(e, &id)),
+                None => -1,
+            };
+            let lines: Vec<String> = self
+                .logs(&id, None, false)
+                .filter_map(|l| async move { l.ok().map(|l| l.text) })
+                .collect()
+                .await;
+            Ok((code, lines.join("\n")))
+        };
+        let result = tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .unwrap_or_else(|_| {
+                Err(DockerError::Api(
+                    "the probe did not finish within 30s".into(),
+                ))
+            });
+        let _ = self.remove(&id).await;
+        result
     }
 
     async fn volumes(&self, project: &str) -> Result<Vec<String>> {

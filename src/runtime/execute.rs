@@ -24,6 +24,11 @@ use crate::registry::model::Condition;
 /// Restarts within a phase that make a restart loop.
 pub const RESTART_LOOP: u32 = 3;
 
+/// How long a service without a health check must stay up after its start before it
+/// counts as started for its phase: long enough to see a crash loop begin (Docker restarts
+/// after 100 ms, 200 ms, 400 ms…). Dependents do not wait for it.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
 /// What the runner starts from: the containers Compose created (or kept) for each planned
 /// service, and which jobs must run again.
 #[derive(Debug, Default)]
@@ -37,12 +42,15 @@ pub struct Prepared {
     pub later: Option<tokio::sync::mpsc::UnboundedReceiver<Batch>>,
 }
 
+/// The containers of some services, and the jobs among them to run again.
+pub type Created = (HashMap<String, Vec<Inspection>>, HashSet<String>);
+
 /// Containers created after the run began.
 #[derive(Debug)]
 pub struct Batch {
     pub services: Vec<String>,
-    /// The containers and the jobs among them to run again, or why Compose failed.
-    pub result: std::result::Result<(HashMap<String, Vec<Inspection>>, HashSet<String>), String>,
+    /// What was created, or why Compose failed.
+    pub result: std::result::Result<Created, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,13 +64,25 @@ pub struct Options {
 pub enum Failure {
     Unhealthy,
     /// A service (not a job) exited and Docker will not restart it.
-    Exited { code: i64 },
-    JobFailed { code: i64 },
-    RestartLoop { restarts: u32, code: i64 },
+    Exited {
+        code: i64,
+    },
+    JobFailed {
+        code: i64,
+    },
+    RestartLoop {
+        restarts: u32,
+        code: i64,
+    },
     /// Started, but did not reach its condition before the phase deadline.
-    Deadline { after: Duration, waiting_for: Condition },
+    Deadline {
+        after: Duration,
+        waiting_for: Condition,
+    },
     /// Never started: still waiting for these at the deadline.
-    NotStarted { waiting_on: Vec<String> },
+    NotStarted {
+        waiting_on: Vec<String>,
+    },
     NoContainer,
     Docker(String),
 }
@@ -162,6 +182,8 @@ struct Tracked {
     acted: bool,
     /// Whether its waiting was reported.
     announced: bool,
+    /// For `started`: when the last start happened, until it has stayed up for [`SETTLE`].
+    settling: Option<Instant>,
     state: ServiceState,
     failure: Option<Failure>,
     skipped_because: Option<String>,
@@ -182,11 +204,18 @@ impl Tracked {
         match self.target {
             Condition::Completed if all(&|c| *c == Ctr::Exited(0)) => ServiceState::Completed,
             Condition::Healthy if all(&|c| *c == Ctr::Healthy) => ServiceState::Healthy,
-            Condition::Started if all(&|c| matches!(c, Ctr::Running | Ctr::Healthy)) => {
+            Condition::Started
+                if self.settling.is_none()
+                    && all(&|c| matches!(c, Ctr::Running | Ctr::Healthy)) =>
+            {
                 ServiceState::Started
             }
             _ if self.ctrs.contains(&Ctr::Restarting) => ServiceState::Restarting,
-            _ if self.ctrs.iter().any(|c| matches!(c, Ctr::Running | Ctr::Healthy)) => {
+            _ if self
+                .ctrs
+                .iter()
+                .any(|c| matches!(c, Ctr::Running | Ctr::Healthy)) =>
+            {
                 ServiceState::Running
             }
             _ => ServiceState::Starting,
@@ -202,9 +231,9 @@ impl Tracked {
         match condition {
             Condition::Completed => all(&|c| *c == Ctr::Exited(0)),
             Condition::Healthy => all(&|c| *c == Ctr::Healthy),
-            Condition::Started => all(&|c| {
-                matches!(c, Ctr::Running | Ctr::Healthy | Ctr::Exited(0))
-            }),
+            Condition::Started => {
+                all(&|c| matches!(c, Ctr::Running | Ctr::Healthy | Ctr::Exited(0)))
+            }
         }
     }
 }
@@ -244,6 +273,7 @@ pub async fn execute<E: Engine>(
                 target: service.target,
                 acted: false,
                 announced: false,
+                settling: None,
                 state: ServiceState::Waiting,
                 failure: None,
                 skipped_because: None,
@@ -334,6 +364,9 @@ pub async fn execute<E: Engine>(
                 _ = tokio::time::sleep_until(deadline) => {
                     runner.deadline(&phase.services, phase.timeout);
                 }
+                _ = sleep_until_some(runner.next_settle(&phase.services)) => {
+                    runner.settle(&phase.services);
+                }
                 batch = next_batch(&mut later) => match batch {
                     Some(batch) => runner.created(batch),
                     None => {
@@ -377,6 +410,13 @@ pub async fn execute<E: Engine>(
     }
 }
 
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_batch(
     later: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Batch>>,
 ) -> Option<Batch> {
@@ -414,7 +454,10 @@ impl<E: Engine> Runner<'_, E> {
             }
             Err(e) => {
                 for name in &batch.services {
-                    self.fail(name, Failure::Docker(format!("Compose could not create it: {e}")));
+                    self.fail(
+                        name,
+                        Failure::Docker(format!("Compose could not create it: {e}")),
+                    );
                 }
             }
         }
@@ -543,13 +586,15 @@ impl<E: Engine> Runner<'_, E> {
         }
         if !to_start.is_empty() {
             let engine = self.engine;
-            let results = futures_util::future::join_all(
-                to_start.iter().map(|(_, _, id)| engine.start(id)),
-            )
-            .await;
+            let results =
+                futures_util::future::join_all(to_start.iter().map(|(_, _, id)| engine.start(id)))
+                    .await;
             for ((name, _, _), r) in to_start.iter().zip(results) {
                 if let Err(e) = r {
-                    self.fail(name, Failure::Docker(format!("Docker could not start it: {e}")));
+                    self.fail(
+                        name,
+                        Failure::Docker(format!("Docker could not start it: {e}")),
+                    );
                 }
             }
         }
@@ -576,6 +621,9 @@ impl<E: Engine> Runner<'_, E> {
             Action::Start | Action::Restart => {
                 if t.ctrs[i] != Ctr::Healthy {
                     t.ctrs[i] = Ctr::Running;
+                }
+                if t.target == Condition::Started && !job {
+                    t.settling = Some(Instant::now() + SETTLE);
                 }
             }
             Action::Healthy => t.ctrs[i] = Ctr::Healthy,
@@ -606,6 +654,21 @@ impl<E: Engine> Runner<'_, E> {
         match failure {
             Some(f) => self.fail(&service, f),
             None => self.publish(&service, None),
+        }
+    }
+
+    fn next_settle(&self, phase: &[String]) -> Option<Instant> {
+        phase.iter().filter_map(|s| self.tracked[s].settling).min()
+    }
+
+    fn settle(&mut self, phase: &[String]) {
+        let now = Instant::now();
+        for name in phase {
+            let t = self.tracked.get_mut(name).expect("tracked");
+            if t.settling.is_some_and(|at| at <= now) {
+                t.settling = None;
+                self.publish(name, None);
+            }
         }
     }
 

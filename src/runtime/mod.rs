@@ -5,14 +5,16 @@
 //! Docker sits behind [`docker::Engine`] so plans and the phase runner are tested without a
 //! daemon. Nothing here prints: commands in `cli` turn results and progress into output.
 
-pub mod docker;
-pub mod execute;
-pub mod plan;
-pub mod progress;
 pub mod compose;
 pub mod diagnose;
+pub mod docker;
+pub mod execute;
+pub mod hosts;
+pub mod live;
 pub mod lock;
 pub mod observe;
+pub mod plan;
 pub mod probe;
+pub mod progress;
 pub mod state;
 pub mod verdict;

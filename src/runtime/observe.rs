@@ -92,11 +92,20 @@ impl Observed {
         let cs_up: Vec<&Inspection> = cs.iter().filter(|c| c.state.is_up()).collect();
         let health = if cs_up.is_empty() {
             None
-        } else if cs_up.iter().any(|c| c.health == Some(HealthStatus::Unhealthy)) {
+        } else if cs_up
+            .iter()
+            .any(|c| c.health == Some(HealthStatus::Unhealthy))
+        {
             Some(HealthStatus::Unhealthy)
-        } else if cs_up.iter().any(|c| c.health == Some(HealthStatus::Starting)) {
+        } else if cs_up
+            .iter()
+            .any(|c| c.health == Some(HealthStatus::Starting))
+        {
             Some(HealthStatus::Starting)
-        } else if cs_up.iter().all(|c| c.health == Some(HealthStatus::Healthy)) {
+        } else if cs_up
+            .iter()
+            .all(|c| c.health == Some(HealthStatus::Healthy))
+        {
             Some(HealthStatus::Healthy)
         } else {
             None

@@ -19,18 +19,20 @@ pub struct Target {
     pub via: String,
 }
 
-/// The published port when there is one (an unspecified host address means loopback),
-/// else the container's address on its first network.
-pub fn target(c: &Inspection, port: u16) -> Option<Target> {
+/// The published port when there is one (an unspecified host address means loopback, or
+/// the remote host for a container of another machine), else, on this machine only, the
+/// container's address on its first network.
+pub fn target(c: &Inspection, port: u16, remote: Option<&str>) -> Option<Target> {
     if let Some(p) = c
         .ports
         .iter()
         .find(|p| p.container_port == port && p.protocol == "tcp" && p.host_port.is_some())
     {
-        let ip: IpAddr = match p.host_ip.as_deref() {
-            None | Some("0.0.0.0") | Some("") => IpAddr::from([127, 0, 0, 1]),
-            Some("::") => "::1".parse().expect("loopback"),
-            Some(ip) => ip.parse().ok()?,
+        let ip: IpAddr = match (p.host_ip.as_deref(), remote) {
+            (None | Some("0.0.0.0" | "::" | ""), Some(host)) => resolve(host)?,
+            (None | Some("0.0.0.0") | Some(""), None) => IpAddr::from([127, 0, 0, 1]),
+            (Some("::"), None) => "::1".parse().expect("loopback"),
+            (Some(ip), _) => ip.parse().ok()?,
         };
         let addr = SocketAddr::new(ip, p.host_port?);
         return Some(Target {
@@ -38,12 +40,40 @@ pub fn target(c: &Inspection, port: u16) -> Option<Target> {
             addr,
         });
     }
+    if remote.is_some() {
+        return None;
+    }
     let (network, ip) = c.addresses.iter().next()?;
     let addr = SocketAddr::new(ip.parse().ok()?, port);
     Some(Target {
         via: format!("{ip} on {network}"),
         addr,
     })
+}
+
+/// The machine of a Docker endpoint (`tcp://host:2376`, `ssh://user@host`); None for a
+/// local socket.
+pub fn remote_host(endpoint: &str) -> Option<String> {
+    let rest = endpoint
+        .strip_prefix("tcp://")
+        .or_else(|| endpoint.strip_prefix("ssh://"))
+        .or_else(|| endpoint.strip_prefix("http://"))
+        .or_else(|| endpoint.strip_prefix("https://"))?;
+    let rest = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    let host = rest.split('/').next().unwrap_or(rest);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    Some(host.trim_matches(['[', ']']).to_string())
+}
+
+fn resolve(host: &str) -> Option<IpAddr> {
+    use std::net::ToSocketAddrs;
+    if let Ok(ip) = host.parse() {
+        return Some(ip);
+    }
+    (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
 }
 
 /// Connects, and closes: the port accepts connections.
@@ -56,14 +86,22 @@ pub async fn tcp(addr: SocketAddr, timeout: Duration) -> Result<String, String> 
 }
 
 /// One HTTP/1.0 GET; passes on an expected status (any 2xx or 3xx when none is given).
-pub async fn http(addr: SocketAddr, check: &HttpCheck, timeout: Duration) -> Result<String, String> {
+pub async fn http(
+    addr: SocketAddr,
+    check: &HttpCheck,
+    timeout: Duration,
+) -> Result<String, String> {
     let work = async {
         let mut stream = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connection failed: {e}"))?;
         let request = format!(
             "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: muster\r\nConnection: close\r\n\r\n",
-            if check.path.is_empty() { "/" } else { &check.path },
+            if check.path.is_empty() {
+                "/"
+            } else {
+                &check.path
+            },
             addr
         );
         stream
@@ -88,7 +126,12 @@ pub async fn http(addr: SocketAddr, check: &HttpCheck, timeout: Duration) -> Res
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("not an HTTP answer: {:?}", line.chars().take(60).collect::<String>()))?;
+            .ok_or_else(|| {
+                format!(
+                    "not an HTTP answer: {:?}",
+                    line.chars().take(60).collect::<String>()
+                )
+            })?;
         let ok = if check.expect.is_empty() {
             (200..400).contains(&status)
         } else {
@@ -145,6 +188,19 @@ mod tests {
             insecure: false,
             expect,
         }
+    }
+
+    #[test]
+    fn remote_hosts_come_from_endpoints() {
+        assert_eq!(
+            remote_host("tcp://10.0.0.5:2376").as_deref(),
+            Some("10.0.0.5")
+        );
+        assert_eq!(
+            remote_host("ssh://deploy@server-a").as_deref(),
+            Some("server-a")
+        );
+        assert_eq!(remote_host("unix:///var/run/docker.sock"), None);
     }
 
     #[tokio::test]

@@ -12,7 +12,8 @@ pub struct UpState {
     pub environment: Option<String>,
     /// The words given to `up`.
     pub selection: Vec<String>,
-    /// The services it planned (the closure), in start order.
+    /// The services `up` started (closures of every `up` since the services were last
+    /// taken down), in registry order.
     pub services: Vec<String>,
     /// Unix seconds.
     pub at: u64,
@@ -28,6 +29,26 @@ pub fn load(state_dir: &Path) -> io::Result<Option<UpState>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Records an `up`: its selection, and its services added to those of earlier `up`s that
+/// `down` has not taken away (in `order`).
+pub fn record(
+    state_dir: &Path,
+    mut state: UpState,
+    order: impl Fn(&str) -> usize,
+) -> io::Result<()> {
+    if let Some(previous) = load(state_dir)?
+        .filter(|p| p.project == state.project && p.environment == state.environment)
+    {
+        for s in previous.services {
+            if !state.services.contains(&s) {
+                state.services.push(s);
+            }
+        }
+    }
+    state.services.sort_by_key(|s| order(s));
+    save(state_dir, &state)
 }
 
 pub fn save(state_dir: &Path, state: &UpState) -> io::Result<()> {

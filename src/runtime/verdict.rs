@@ -186,6 +186,9 @@ mod tests {
         assert!(judgement.sentence().ends_with("critical: postgres"));
         let judgement = judge(&[j("postgres", true, Standing::Starting)]);
         assert_eq!(judgement.verdict, Verdict::Degraded);
-        assert_eq!(judge(&[j("a", false, Standing::Ok)]).verdict, Verdict::Healthy);
+        assert_eq!(
+            judge(&[j("a", false, Standing::Ok)]).verdict,
+            Verdict::Healthy
+        );
     }
 }

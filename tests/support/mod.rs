@@ -23,11 +23,27 @@ pub fn docker_available() -> bool {
             .output();
         match info {
             Ok(o) if o.status.success() => {}
-            Ok(o) => return Err(format!("`docker info` failed: {}", String::from_utf8_lossy(&o.stderr).trim())),
+            Ok(o) => {
+                return Err(format!(
+                    "`docker info` failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+            }
             Err(e) => return Err(format!("cannot run docker: {e}")),
         }
-        if Command::new("docker-compose").arg("version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err()
-            && Command::new("docker").args(["compose", "version"]).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true)
+        if Command::new("docker-compose")
+            .arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+            && Command::new("docker")
+                .args(["compose", "version"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| !s.success())
+                .unwrap_or(true)
         {
             return Err("no Compose CLI (docker compose or docker-compose)".into());
         }
@@ -50,13 +66,21 @@ pub fn docker_available() -> bool {
 fn build_image() -> Result<(), String> {
     let busybox = Path::new("/bin/busybox");
     if !is_static(busybox) {
-        // The package is tiny and the only way to get an image without a registry.
-        let _ = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "busybox-static"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        // The package is tiny and the only way to get an image without a registry; a fresh
+        // machine may need its package lists first.
+        let apt = |args: &[&str]| {
+            let _ = Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        apt(&["install", "-y", "-qq", "busybox-static"]);
+        if !is_static(busybox) {
+            apt(&["update", "-qq"]);
+            apt(&["install", "-y", "-qq", "busybox-static"]);
+        }
         if !is_static(busybox) {
             return Err("/bin/busybox (Debian's busybox-static) is not installed; `apt-get install -y busybox-static`".into());
         }
@@ -84,10 +108,21 @@ fn build_image() -> Result<(), String> {
 }
 
 fn is_static(path: &Path) -> bool {
-    // A dynamically linked busybox would not run in a `FROM scratch` image.
-    std::fs::read(path)
-        .map(|bytes| !bytes.windows(11).any(|w| w == b"ld-linux-x8" || w == b"ld-linux-aa"))
-        .unwrap_or(false)
+    // A dynamically linked busybox would not run in a `FROM scratch` image: it has a
+    // PT_INTERP program header (64-bit little-endian ELF, as Debian's amd64/arm64 are).
+    let Ok(b) = std::fs::read(path) else {
+        return false;
+    };
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(b[32..40].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16_at(54), u16_at(56));
+    (0..phnum).all(|i| {
+        let at = phoff + i * phentsize;
+        at + 4 <= b.len() && u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) != 3
+    })
 }
 
 /// A free TCP port on the loopback interface.
@@ -116,7 +151,11 @@ impl Project {
             COUNTER.fetch_add(1, Ordering::SeqCst)
         );
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("muster.yaml"), registry.replace("{name}", &name)).unwrap();
+        std::fs::write(
+            dir.path().join("muster.yaml"),
+            registry.replace("{name}", &name),
+        )
+        .unwrap();
         Project { dir, name }
     }
 
@@ -242,11 +281,17 @@ impl Project {
         }
         let volumes = ids(&["volume", "ls", "-q", "--filter", &label]);
         if !volumes.is_empty() {
-            let _ = Command::new("docker").args(["volume", "rm", "-f"]).args(&volumes).output();
+            let _ = Command::new("docker")
+                .args(["volume", "rm", "-f"])
+                .args(&volumes)
+                .output();
         }
         let networks = ids(&["network", "ls", "-q", "--filter", &label]);
         if !networks.is_empty() {
-            let _ = Command::new("docker").args(["network", "rm"]).args(&networks).output();
+            let _ = Command::new("docker")
+                .args(["network", "rm"])
+                .args(&networks)
+                .output();
         }
     }
 }
@@ -296,7 +341,10 @@ impl EventWatch {
         let sink = lines.clone();
         std::thread::spawn(move || {
             use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 sink.lock().unwrap().push(line);
             }
         });
@@ -435,4 +483,193 @@ services:
 /// The test stack with its placeholders filled, for a project made with [`Project::new`].
 pub fn stack(port: u16) -> String {
     STACK.replace("{port}", &port.to_string())
+}
+
+/// An image with a static busybox but no shell nor any applet link: nothing a Compose
+/// `http`/`tcp` health check could use.
+pub fn bare_image() -> &'static str {
+    const BARE: &str = "muster-test/bare:1";
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy("/bin/busybox", dir.path().join("busybox")).unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sleep\", \"100000\"]\n",
+        )
+        .unwrap();
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", BARE, "."])
+            .env("DOCKER_BUILDKIT", "0")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    });
+    BARE
+}
+
+/// A second Docker daemon with its own socket, data and networks, standing in for a remote
+/// host; stopped (by its pid) and removed on drop. Its default bridge is one of its own
+/// (never `docker0`: `--bip` would readdress it and `--bridge=none` deletes it, both under
+/// the main daemon's feet) and it leaves iptables alone.
+pub struct SecondDocker {
+    pub dir: tempfile::TempDir,
+    pub host: String,
+    bridge: String,
+    child: std::process::Child,
+}
+
+impl SecondDocker {
+    /// Starts one, and loads the test image into it. None (with the reason printed) when
+    /// that is impossible here; under CI that fails the test.
+    pub fn start() -> Option<SecondDocker> {
+        let fail = |reason: String| -> Option<SecondDocker> {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "a second dockerd is required under CI: {reason}"
+            );
+            eprintln!("skipped: {reason}");
+            None
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("mrt-dockerd")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("daemon.json"), "{}").unwrap();
+        let socket = d.join("docker.sock");
+        let log = std::fs::File::create(d.join("log")).unwrap();
+        let bridge = format!("mrtbr{}", std::process::id() % 100_000);
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let made = ip(&["link", "add", &bridge, "type", "bridge"])
+            && ip(&["addr", "add", "10.230.0.1/24", "dev", &bridge])
+            && ip(&["link", "set", &bridge, "up"]);
+        if !made {
+            ip(&["link", "delete", &bridge]);
+            return fail(format!(
+                "cannot make the bridge {bridge} (needs root and iproute2)"
+            ));
+        }
+        let child = Command::new("dockerd")
+            .arg("--config-file")
+            .arg(d.join("daemon.json"))
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(["--bridge", &bridge])
+            .args([
+                "--iptables=false",
+                "--ip-masq=false",
+                "--default-address-pool",
+                "base=10.231.0.0/16,size=24",
+            ])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                ip(&["link", "delete", &bridge]);
+                return fail(format!("cannot run dockerd: {e}"));
+            }
+        };
+        let host = format!("unix://{}", socket.display());
+        let second = SecondDocker {
+            dir,
+            host,
+            bridge,
+            child,
+        };
+        let ready = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(200));
+            Command::new("docker")
+                .args(["-H", &second.host, "info"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        if !ready {
+            let log = std::fs::read_to_string(second.dir.path().join("log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            return fail(format!(
+                "the second dockerd did not start: {}",
+                tail.join(" / ")
+            ));
+        }
+        let mut save = Command::new("docker")
+            .args(["save", IMAGE])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let loaded = Command::new("docker")
+            .args(["-H", &second.host, "load", "-q"])
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        let _ = save.wait();
+        assert!(
+            loaded.status.success(),
+            "{}",
+            String::from_utf8_lossy(&loaded.stderr)
+        );
+        Some(second)
+    }
+
+    pub fn states(&self, project: &str) -> Vec<String> {
+        let out = Command::new("docker")
+            .args([
+                "-H",
+                &self.host,
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label=com.docker.compose.project={project}"),
+                "--format",
+                "{{.Label \"com.docker.compose.service\"}} {{.State}}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for SecondDocker {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args(["-H", &self.host, "ps", "-aq"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.lines().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["-H", &self.host, "rm", "-f", "-v"])
+                .args(&ids)
+                .output();
+        }
+        // SIGTERM lets dockerd unmount its data before the folder goes.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let _ = Command::new("ip")
+            .args(["link", "delete", &self.bridge])
+            .status();
+    }
 }

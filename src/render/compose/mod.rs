@@ -18,7 +18,8 @@
 //!   Compose v2 files: Compose starts X first when it is enabled and ignores it when it is
 //!   not, which is what "used when present, never pulled in" means. Compose v1 knows no
 //!   `required`, and would refuse (or start) a dependency whose profile is off, so the flat
-//!   files leave optional dependencies out; `muster up` orders them itself.
+//!   files leave optional dependencies out; `muster up` orders them itself. The flat files
+//!   also leave out the `name` and `app_protocol` of a port (labels Compose v1 refuses).
 //! - Secret values never appear: a variable whose value holds a secret is left out of
 //!   `environment` and the service reads `../../.muster/runtime/compose/<service>.env`
 //!   (written by `muster secrets export compose`) with `env_file`; the service's `x-muster`
@@ -211,27 +212,37 @@ impl Project {
         doc
     }
 
-    /// The flat file for Compose v1 and v2: no optional dependencies.
+    /// The flat file, for Compose v1 and v2.
     fn flat(&self) -> Mapping {
         let mut doc = self.full();
         if let Some(Value::Mapping(services)) = doc.get_mut("services") {
             for service in services.values_mut() {
-                without_optional_dependencies(service);
+                for_compose_v1(service);
             }
         }
         doc
     }
 }
 
-fn without_optional_dependencies(service: &mut Value) {
-    let Some(Value::Mapping(deps)) = service.get_mut("depends_on") else {
+/// Leaves out what Compose v1 (1.29) refuses: optional dependencies (`required: false`) and
+/// the `name` and `app_protocol` of long-syntax ports, which only label a port.
+fn for_compose_v1(service: &mut Value) {
+    let Value::Mapping(service) = service else {
         return;
     };
-    deps.retain(|_, d| d.get("required") != Some(&Value::Bool(false)));
-    if deps.is_empty()
-        && let Value::Mapping(m) = service
-    {
-        m.shift_remove("depends_on");
+    if let Some(Value::Mapping(deps)) = service.get_mut("depends_on") {
+        deps.retain(|_, d| d.get("required") != Some(&Value::Bool(false)));
+        if deps.is_empty() {
+            service.shift_remove("depends_on");
+        }
+    }
+    if let Some(Value::Sequence(ports)) = service.get_mut("ports") {
+        for port in ports {
+            if let Value::Mapping(long) = port {
+                long.shift_remove("name");
+                long.shift_remove("app_protocol");
+            }
+        }
     }
 }
 

@@ -26,14 +26,24 @@ fn tagged(tag: &str, value: Value) -> Value {
 
 /// Whether Compose merges the mapping at `path` key by key with no special rule.
 fn merges_by_key(path: &[&str]) -> bool {
-    match path {
-        [] | ["services" | "networks" | "volumes" | "secrets" | "configs"] => true,
-        ["services", _] | ["networks", _] | ["volumes", _] | ["secrets", _] => true,
-        ["services", _, "deploy" | "healthcheck" | "environment" | "labels"] => true,
-        ["services", _, "deploy", "resources"] => true,
-        ["services", _, "deploy", "resources", "limits" | "reservations"] => true,
-        _ => false,
-    }
+    matches!(
+        path,
+        [] | ["services" | "networks" | "volumes" | "secrets" | "configs"]
+            | ["services" | "networks" | "volumes" | "secrets", _]
+            | [
+                "services",
+                _,
+                "deploy" | "healthcheck" | "environment" | "labels"
+            ]
+            | ["services", _, "deploy", "resources"]
+            | [
+                "services",
+                _,
+                "deploy",
+                "resources",
+                "limits" | "reservations"
+            ]
+    )
 }
 
 /// Whether Compose replaces the value at `path` instead of merging it.

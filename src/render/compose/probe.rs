@@ -118,7 +118,8 @@ pub fn http_note(check: &HttpCheck) -> String {
     } else {
         "wget, else curl, else nc, else bash's /dev/tcp"
     };
-    let path = path_template(&check.path).render(&|h: &str| h.to_string(), &|_: &str| String::new());
+    let path =
+        path_template(&check.path).render(&|h: &str| h.to_string(), &|_: &str| String::new());
     format!(
         "GET {}://127.0.0.1:{}{path} expecting {expect}, with {tools}; `muster check --live` reports an image that has none of them (then use `exec` or `image`)",
         check.scheme, check.port

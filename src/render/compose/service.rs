@@ -309,7 +309,12 @@ fn networks(ctx: &Context, s: &Service, out: &mut model::Service) {
         .get(s.name.value.as_str())
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let shared = || s.aliases.iter().map(|a| text(a)).chain(routes.iter().cloned());
+    let shared = || {
+        s.aliases
+            .iter()
+            .map(|a| text(a))
+            .chain(routes.iter().cloned())
+    };
     if s.networks.is_empty() {
         let aliases = dedup(shared());
         if !aliases.is_empty() {
@@ -476,7 +481,11 @@ fn deploy(s: &Service) -> Option<model::Deploy> {
     });
     let deploy = model::Deploy {
         mode: s.global.then_some("global"),
-        replicas: s.replicas.as_ref().map(|r| r.value).filter(|&r| r != 1 && !s.global),
+        replicas: s
+            .replicas
+            .as_ref()
+            .map(|r| r.value)
+            .filter(|&r| r != 1 && !s.global),
         resources,
     };
     (!deploy.is_empty()).then_some(deploy)

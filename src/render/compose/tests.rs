@@ -93,122 +93,8 @@ fn json(v: &Value) -> serde_json::Value {
 }
 
 /// One registry that uses every service field REGISTRY.md lists.
-const KITCHEN_SINK: &str = r#"
-version: 1
-name: kitchen
-domain: ${DOMAIN}
-proxy: proxy
-output: out/gen
-defaults:
-  restart: unless-stopped
-  health: { interval: 10s, timeout: 2s, retries: 4, start_period: 1s }
-  resources: { memory: 64M }
-variables:
-  DOMAIN: { required: true }
-  PORT: { default: "8080" }
-  VAR: { default: x }
-secrets:
-  db-password: { kind: password, length: 16 }
-  api-key: { kind: hex, bytes: 16 }
-  tls-cert: { kind: external, optional: true }
-groups:
-  web: { services: [app] }
-  everything: { groups: [web, ops] }
-  ops: { services: [tool] }
-networks:
-  front: { subnet: 10.5.0.0/24 }
-  back: { internal: true, subnet: 10.6.0.0/24 }
-  shared: { external: true, name: other-net }
-volumes:
-  data: { path: ./data }
-  cache: {}
-  old: { name: legacy_db }
-x-top: { kept: true }
-services:
-  proxy:
-    image: caddy:2.8
-    networks: [front, shared]
-    ports:
-      - "80:80"
-      - { target: 443, published: "443", protocol: tcp, mode: host, name: https }
-      - "${HTTP_ALT:-8080}:8080"
-    health: { tcp: { port: 80 } }
-  db:
-    image: postgres:16
-    networks: { back: { aliases: [database], ipv4_address: 10.6.0.5 } }
-    env:
-      POSTGRES_PASSWORD: { secret: db-password }
-      PLAIN: "a $$literal and ${VAR:-x} and $$$$"
-      NUM: 5432
-      BOOL: true
-    health: { exec: "pg_isready -U x" }
-    volumes: ["data:/var/lib/postgresql/data", "./init:/init:ro,z", "/scratch", { type: tmpfs, target: /run }, "cache:/cache", "old:/old"]
-    shm_size: 1.5G
-    ulimits: { nofile: { soft: 1024, hard: 2048 }, nproc: 512 }
-    logging: { driver: json-file, options: { max-size: 10m } }
-    expose: [5432, "5433/udp", { name: metrics, port: 9187, protocol: http }]
-  app:
-    build: { context: ./app, dockerfile: Dockerfile.prod, target: prod, args: { V: "1" } }
-    image: registry.example.com/app:${TAG:-1}
-    depends_on: [db, { service: tool, optional: true }, { service: migrate, condition: completed }]
-    networks: [front, back]
-    subdomain: app
-    routes: [{ path: /api, port: 8080 }, { host: "admin.example.org", port: 8081 }]
-    expose: [8080]
-    env:
-      URL: "postgres://u:${secret:db-password}@${host:db}:5432/x"
-      KEY_FILE: { secret: api-key, as: file }
-      FROM_VAR: { var: PORT }
-      DB_HOST: ${host:db}
-    secrets: [tls-cert]
-    env_files: [./app.env]
-    configs: [{ template: ./t/app.conf, target: /etc/app/app.conf }]
-    command: "serve --port 8080"
-    entrypoint: ["/entry", "${host:db}"]
-    user: "1000:1000"
-    working_dir: /srv
-    labels: { team: "a: b # c", "com.example.cost": "$$5" }
-    read_only: true
-    init: true
-    stop_grace_period: 1m30s
-    cap_drop: [ALL]
-    cap_add: [NET_BIND_SERVICE]
-    security_opt: ["no-new-privileges:true"]
-    privileged: false
-    devices: ["/dev/fuse:/dev/fuse"]
-    tmpfs: [/tmp]
-    dns: [1.1.1.1]
-    extra_hosts: ["host.docker.internal:host-gateway"]
-    sysctls: { net.core.somaxconn: 1024 }
-    health: { http: { port: 8080, path: /health, expect: [200, 204] }, retries: 9 }
-    resources: { cpus: 1.5, memory: 512M, reservations: { cpus: 0.25, memory: 128M }, gpus: all }
-    replicas: 2
-    aliases: [application]
-    hostname: app
-    extra: { compose: { stop_signal: SIGINT, labels: { extra: "yes" }, init: null } }
-    x-note: kept
-  tool:
-    image: busybox:1.36
-    groups: [ops]
-    network_mode: host
-    pid: host
-    health: { none: true }
-    resources: { gpus: { count: 2, driver: nvidia, capabilities: [gpu, compute] } }
-  migrate:
-    image: busybox:1.36
-    job: true
-    groups: [web]
-    health: { image: true }
-    command: ["sh", "-c", "echo $$HOME"]
-  agent:
-    image: busybox:1.36
-    mode: global
-    health: { http: { port: 8443, path: "/ready?x='1'", scheme: https, insecure: true } }
-  off:
-    image: busybox:1.36
-    enabled: false
-    depends_on: [db]
-"#;
+const KITCHEN_SINK: &str =
+    include_str!("../../../tests/fixtures/valid/compose-kitchen-sink/muster.yaml");
 
 #[test]
 fn snapshot_kitchen_sink() {
@@ -220,7 +106,10 @@ fn maps_every_field() {
     let files = render_all(&from_text(KITCHEN_SINK));
     let stack = json(&parsed(&files, "compose/stack.yml"));
     let services = &stack["services"];
-    assert!(services.get("off").is_none(), "disabled services are left out");
+    assert!(
+        services.get("off").is_none(),
+        "disabled services are left out"
+    );
 
     let app = &services["app"];
     assert_eq!(app["image"], "registry.example.com/app:${TAG:-1}");
@@ -259,9 +148,15 @@ fn maps_every_field() {
     );
     assert_eq!(app["labels"]["team"], "a: b # c");
     assert_eq!(app["labels"]["com.example.cost"], "$$5");
-    assert_eq!(app["labels"]["extra"], "yes", "extra.compose merges into maps");
+    assert_eq!(
+        app["labels"]["extra"], "yes",
+        "extra.compose merges into maps"
+    );
     assert_eq!(app["stop_signal"], "SIGINT");
-    assert!(app.get("init").is_none(), "null in extra.compose removes a key");
+    assert!(
+        app.get("init").is_none(),
+        "null in extra.compose removes a key"
+    );
     assert_eq!(app["x-note"], "kept");
     assert_eq!(app["stop_grace_period"], "1m30s");
     assert_eq!(app["read_only"], true);
@@ -318,11 +213,15 @@ fn maps_every_field() {
         proxy["ports"],
         serde_json::json!([
             "80:80",
-            {"name": "https", "target": 443, "published": "443", "protocol": "tcp", "mode": "host"},
+            {"target": 443, "published": "443", "protocol": "tcp", "mode": "host"},
             "${HTTP_ALT:-8080}:8080"
         ])
     );
-    assert_eq!(proxy["profiles"], serde_json::Value::Null, "core has no profile");
+    assert_eq!(
+        proxy["profiles"],
+        serde_json::Value::Null,
+        "core has no profile"
+    );
 
     let db = &services["db"];
     assert_eq!(
@@ -340,7 +239,10 @@ fn maps_every_field() {
             "old:/old"
         ])
     );
-    assert_eq!(db["expose"], serde_json::json!(["5432", "5433/udp", "9187"]));
+    assert_eq!(
+        db["expose"],
+        serde_json::json!(["5432", "5433/udp", "9187"])
+    );
     assert_eq!(db["shm_size"], "1536m");
     assert_eq!(
         db["ulimits"],
@@ -365,8 +267,14 @@ fn maps_every_field() {
     );
     let migrate = &services["migrate"];
     assert_eq!(migrate["restart"], "no");
-    assert!(migrate.get("healthcheck").is_none(), "`image` keeps the image's own check");
-    assert_eq!(migrate["command"], serde_json::json!(["sh", "-c", "echo $$HOME"]));
+    assert!(
+        migrate.get("healthcheck").is_none(),
+        "`image` keeps the image's own check"
+    );
+    assert_eq!(
+        migrate["command"],
+        serde_json::json!(["sh", "-c", "echo $$HOME"])
+    );
     assert_eq!(services["agent"]["deploy"]["mode"], "global");
 
     assert_eq!(
@@ -410,10 +318,7 @@ services:
   b: { image: busybox, phase: first }
 ",
     ));
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| f.path.display().to_string())
-        .collect();
+    let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
     assert_eq!(
         paths,
         [
@@ -600,10 +505,25 @@ fn merge(base: &mut serde_json::Value, over: serde_json::Value, path: &mut Vec<S
     }
 }
 
+/// The project as the flat files give it: without what Compose v1 refuses.
 fn without_optional(mut project: serde_json::Value) -> serde_json::Value {
     for service in project["services"].as_object_mut().unwrap().values_mut() {
         let service = service.as_object_mut().unwrap();
-        if let Some(deps) = service.get_mut("depends_on").and_then(|d| d.as_object_mut()) {
+        for port in service
+            .get_mut("ports")
+            .and_then(|p| p.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(long) = port.as_object_mut() {
+                long.remove("name");
+                long.remove("app_protocol");
+            }
+        }
+        if let Some(deps) = service
+            .get_mut("depends_on")
+            .and_then(|d| d.as_object_mut())
+        {
             deps.retain(|_, d| d.get("required") != Some(&serde_json::Value::Bool(false)));
             if deps.is_empty() {
                 service.remove("depends_on");
@@ -615,8 +535,11 @@ fn without_optional(mut project: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn split_files_and_overrides_give_the_flat_files() {
-    for name in ["homelab", "microservices", "nomad", "selfhosted"] {
-        let reg = example(name);
+    let projects = ["homelab", "microservices", "nomad", "selfhosted"]
+        .map(|name| (name, example(name)))
+        .into_iter()
+        .chain([("kitchen sink", from_text(KITCHEN_SINK))]);
+    for (name, reg) in projects {
         let files = render_all(&reg);
         assert_eq!(
             without_optional(compose_v2_project(&files, None)),

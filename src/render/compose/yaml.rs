@@ -195,7 +195,10 @@ mod tests {
                         ("labels", map(vec![])),
                         (
                             "depends_on",
-                            map(vec![("db", map(vec![("condition", "service_healthy".into())]))]),
+                            map(vec![(
+                                "db",
+                                map(vec![("condition", "service_healthy".into())]),
+                            )]),
                         ),
                         (
                             "volumes",
@@ -205,7 +208,10 @@ mod tests {
                             ])]),
                         ),
                         ("environment", tagged("reset", Value::Null)),
-                        ("command", tagged("override", Value::Sequence(vec!["a".into()]))),
+                        (
+                            "command",
+                            tagged("override", Value::Sequence(vec!["a".into()])),
+                        ),
                         ("cpus", Value::from(0.5)),
                         ("read_only", true.into()),
                     ]),
@@ -241,18 +247,60 @@ services:
 
     #[test]
     fn quoting() {
-        for plain in ["postgres", "service_healthy", "/srv/data", "a.b/c@d+e-f", "http://x:80/y"] {
+        for plain in [
+            "postgres",
+            "service_healthy",
+            "/srv/data",
+            "a.b/c@d+e-f",
+            "http://x:80/y",
+        ] {
             assert!(plain_is_safe(plain), "{plain}");
         }
         for quoted in [
-            "", "no", "No", "ON", "y", "Null", "~", "5432", "0755", "1.5", ".5", "1e3", "-1",
-            "2222:22", "22:22", "2001-12-14", "a b", "a: b", "a #b", "${DOMAIN}", "x:", "=", "<<",
-            "*x", "&x", "!x", "[a]", "{a}", "'q'", "\"q\"", "%x", "@x", "`x`", "a,b", "-", "-x",
+            "",
+            "no",
+            "No",
+            "ON",
+            "y",
+            "Null",
+            "~",
+            "5432",
+            "0755",
+            "1.5",
+            ".5",
+            "1e3",
+            "-1",
+            "2222:22",
+            "22:22",
+            "2001-12-14",
+            "a b",
+            "a: b",
+            "a #b",
+            "${DOMAIN}",
+            "x:",
+            "=",
+            "<<",
+            "*x",
+            "&x",
+            "!x",
+            "[a]",
+            "{a}",
+            "'q'",
+            "\"q\"",
+            "%x",
+            "@x",
+            "`x`",
+            "a,b",
+            "-",
+            "-x",
         ] {
             assert!(!plain_is_safe(quoted), "{quoted:?}");
         }
         let mut out = String::new();
-        write_string(&mut out, "a\"b\\c\nd\te\r\u{1}\u{85}\u{2028}\u{feff}é✓\u{1F600}");
+        write_string(
+            &mut out,
+            "a\"b\\c\nd\te\r\u{1}\u{85}\u{2028}\u{feff}é✓\u{1F600}",
+        );
         assert_eq!(
             out,
             "\"a\\\"b\\\\c\\nd\\te\\r\\x01\\x85\\u2028\\ufeffé✓\u{1F600}\""

@@ -637,13 +637,43 @@ fn crossings(items: &[Item], columns: &[Column], links: &[Vec<usize>]) -> usize 
                 }
             }
         }
-        for (k, a) in pairs.iter().enumerate() {
-            for b in &pairs[k + 1..] {
-                if (a.0 < b.0 && a.1 > b.1) || (a.0 > b.0 && a.1 < b.1) {
-                    total += 1;
-                }
+        total += inversions(&mut pairs);
+    }
+    total
+}
+
+/// Pairs `(a, b)` and `(c, d)` cross when `a < c` and `b > d`. Counted in O(n log n): sort
+/// by the first position, then for each group of equal first positions count the earlier
+/// pairs with a larger second position (a Fenwick tree over second positions) before adding
+/// the group.
+fn inversions(pairs: &mut [(usize, usize)]) -> usize {
+    pairs.sort_unstable();
+    let size = pairs.iter().map(|p| p.1).max().map_or(0, |m| m + 1);
+    let mut tree = vec![0usize; size + 1];
+    let mut inserted = 0;
+    let mut total = 0;
+    let mut start = 0;
+    while start < pairs.len() {
+        let end = start + pairs[start..].iter().take_while(|p| p.0 == pairs[start].0).count();
+        for &(_, second) in &pairs[start..end] {
+            // Earlier pairs with a second position <= `second`.
+            let mut at = second + 1;
+            let mut not_greater = 0;
+            while at > 0 {
+                not_greater += tree[at];
+                at &= at - 1;
             }
+            total += inserted - not_greater;
         }
+        for &(_, second) in &pairs[start..end] {
+            let mut at = second + 1;
+            while at <= size {
+                tree[at] += 1;
+                at += at & at.wrapping_neg();
+            }
+            inserted += 1;
+        }
+        start = end;
     }
     total
 }
@@ -1328,6 +1358,32 @@ mod tests {
             assert!(bundle.port_y >= target.y && bundle.port_y <= target.y + target.h);
         }
         assert_well_formed(&svg(&reg));
+    }
+
+    #[test]
+    fn inversions_count_strict_crossings() {
+        let brute = |pairs: &[(usize, usize)]| {
+            let mut n = 0;
+            for (k, a) in pairs.iter().enumerate() {
+                for b in &pairs[k + 1..] {
+                    if (a.0 < b.0 && a.1 > b.1) || (a.0 > b.0 && a.1 < b.1) {
+                        n += 1;
+                    }
+                }
+            }
+            n
+        };
+        let mut seed = 7u64;
+        for len in 0..40 {
+            let mut pairs: Vec<(usize, usize)> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (((seed >> 33) % 6) as usize, ((seed >> 40) % 6) as usize)
+                })
+                .collect();
+            let expected = brute(&pairs);
+            assert_eq!(inversions(&mut pairs), expected);
+        }
     }
 
     #[test]

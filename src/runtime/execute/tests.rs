@@ -116,7 +116,11 @@ async fn unhealthy_fails_the_phase_at_once() {
     assert_eq!(run.outcome.failed_phase.as_deref(), Some("core"));
     assert_eq!(run.outcome.failed(), vec![("db", &Failure::Unhealthy)]);
     assert_eq!(engine.when("api", &Action::Start), None);
-    assert!(run.events.iter().any(|e| matches!(e, Progress::PhaseFailed { elapsed, .. } if *elapsed == secs(4))));
+    assert!(
+        run.events
+            .iter()
+            .any(|e| matches!(e, Progress::PhaseFailed { elapsed, .. } if *elapsed == secs(4)))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -128,7 +132,13 @@ async fn a_restart_loop_fails_well_before_the_deadline() {
     assert_eq!(run.outcome.result, Result::Failed);
     assert_eq!(
         run.outcome.failed(),
-        vec![("cache", &Failure::RestartLoop { restarts: 3, code: 1 })]
+        vec![(
+            "cache",
+            &Failure::RestartLoop {
+                restarts: 3,
+                code: 1
+            }
+        )]
     );
     let failed_at = run
         .events
@@ -172,7 +182,10 @@ async fn a_failing_job_fails_its_phase() {
     standard(&engine);
     engine.add("migrate", Behaviour::ExitsAfter(secs(1), 3));
     let run = run_with(STACK, &["all"], &engine, |_| {}, Options::default()).await;
-    assert_eq!(run.outcome.failed(), vec![("migrate", &Failure::JobFailed { code: 3 })]);
+    assert_eq!(
+        run.outcome.failed(),
+        vec![("migrate", &Failure::JobFailed { code: 3 })]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -250,9 +263,10 @@ async fn interrupting_stops_waiting_and_touches_nothing() {
     let (_, plan) = plan(&reg, &selected, &HashSet::new());
     let mut prepared = Prepared::default();
     for name in plan.services.keys() {
-        prepared
-            .containers
-            .insert(name.clone(), vec![engine.inspect(&format!("{name}-1")).await.unwrap()]);
+        prepared.containers.insert(
+            name.clone(),
+            vec![engine.inspect(&format!("{name}-1")).await.unwrap()],
+        );
     }
     let outcome = execute(
         &engine,
