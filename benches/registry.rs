@@ -1,5 +1,5 @@
-//! How long muster takes to understand a registry: load + check (base and every environment)
-//! + dependency graph (cycles, closure of `all`, phase plan), on synthetic registries of 50,
+//! How long muster takes to understand a registry: load, check (base and every environment)
+//! and dependency graph (cycles, closure of `all`, phase plan), on synthetic registries of 50,
 //! 500 and 5,000 services shaped like real stacks. Every command starts with these steps, so
 //! their cost is the floor of every command's latency.
 //!

@@ -9,10 +9,13 @@
 //! phases, groups, secrets and environment overlays, biased towards the mistakes `check`
 //! exists for (cycles, unknown names, clashes, `from` loops).
 //!
-//! By default each property runs a few dozen cases, cheap enough for every `cargo test`. With
-//! `MUSTER_FUZZ_SECONDS=N` each property keeps generating cases for N seconds (run it with
-//! `--release --nocapture` to see the counts); `MUSTER_FUZZ_SEED=N` makes a run repeatable.
-//! Failing inputs are shrunk by proptest and written under the target folder.
+//! By default each property runs a fixed set of a few hundred cases (the same every time),
+//! cheap enough for every `cargo test`. With `MUSTER_FUZZ_SECONDS=N` each property keeps
+//! generating new cases for N seconds (run it with `--release --nocapture` to see the counts;
+//! release builds do not check integer overflow, so an occasional debug run finds more);
+//! `MUSTER_FUZZ_SEED=N` makes a run repeatable, and `MUSTER_FUZZ_REPLAY=FILE` replays one
+//! input. Failing inputs are shrunk by proptest and written under the target folder
+//! (`target/tmp/hostile_input/`), with the slowest input of each run.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -33,6 +36,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 /// An environment name no registry declares.
 const BOGUS_ENV: &str = "no-such-environment";
 
+/// The seed of a plain `cargo test` run.
+const DEFAULT_SEED: u64 = 0x6d75_7374_6572;
+
 /// A case that runs longer than this is treated as a hang: its input is saved and the
 /// process aborts, so a loop in the library cannot stall CI silently.
 const HANG_LIMIT: Duration = Duration::from_secs(60);
@@ -41,7 +47,7 @@ const HANG_LIMIT: Duration = Duration::from_secs(60);
 // The property
 
 /// Runs every stage on `text` and checks what the stages promise about their output.
-/// Panics are not caught here: proptest turns them into failures and shrinks the input.
+/// Panics are not caught here but by `exercise_caught`, which records where they happened.
 fn exercise(text: &str) -> Result<(), TestCaseError> {
     let source = Arc::new(SourceFile::new("muster.yaml", text));
 
@@ -86,6 +92,14 @@ fn check_diagnostics(
 ) -> Result<(), TestCaseError> {
     let text = source.text.as_str();
     for d in diagnostics {
+        // Rendering first: a bad span that crashes the renderer is the worse finding.
+        let rendered = render(d, source, false);
+        prop_assert!(
+            rendered.contains(d.code.as_str()),
+            "{stage}: rendering lost the code:\n{rendered}"
+        );
+        let json = serde_json::to_string(&JsonDiagnostic::new(d, source));
+        prop_assert!(json.is_ok(), "{stage}: JSON form failed: {json:?}");
         let spans = d.span.iter().chain(d.related.iter().map(|(s, _)| s));
         for &Span { start, end } in spans {
             prop_assert!(
@@ -102,20 +116,13 @@ fn check_diagnostics(
                 d.message
             );
         }
-        let rendered = render(d, source, false);
-        prop_assert!(
-            rendered.contains(d.code.as_str()),
-            "{stage}: rendering lost the code:\n{rendered}"
-        );
-        let json = serde_json::to_string(&JsonDiagnostic::new(d, source));
-        prop_assert!(json.is_ok(), "{stage}: JSON form failed: {json:?}");
     }
     Ok(())
 }
 
-/// Graph, cycles, and closure + plan for `all`, every group, every phase and a few
-/// services; the plan must hold each service of the closure exactly once, and without
-/// cycles every service must start after its dependencies in the same phase.
+/// Graph, cycles, and closure + plan for `all`, a few groups, phases and services; the plan
+/// must hold each service of the closure exactly once, and without cycles every service must
+/// start after its dependencies in the same phase.
 fn exercise_graph(reg: &Registry) -> Result<(), TestCaseError> {
     let graph = DepGraph::new(reg);
     let cycles = graph.cycles();
@@ -1479,12 +1486,14 @@ fn exercise_caught(text: &str) -> Result<(), TestCaseError> {
 fn drive<S: Strategy<Value = Input>>(name: &'static str, strategy: S, ci_cases: u32) {
     install_panic_recorder();
     let budget = env_number("MUSTER_FUZZ_SECONDS").map(Duration::from_secs);
-    let first_seed = env_number("MUSTER_FUZZ_SEED").unwrap_or_else(|| {
-        let nanos = std::time::SystemTime::now()
+    // A plain `cargo test` (CI) always runs the same cases, so it fails only when the code
+    // changes; a timed run explores new ones each time.
+    let first_seed = env_number("MUSTER_FUZZ_SEED").unwrap_or_else(|| match budget {
+        None => DEFAULT_SEED,
+        Some(_) => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        nanos ^ (name.len() as u64).rotate_left(40)
+            .unwrap_or(0),
     });
     let in_flight: InFlight = Arc::new(Mutex::new(None));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));

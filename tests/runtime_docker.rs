@@ -528,3 +528,41 @@ services:
     assert_eq!(down.status.code(), Some(0), "{}", text(&down));
     assert!(second.states(&p.name).is_empty());
 }
+
+#[test]
+fn ctrl_c_stops_waiting_releases_the_lock_and_leaves_containers() {
+    if !docker_available() {
+        return;
+    }
+    let p = Project::new("intr", FAILING);
+    let child = p
+        .muster()
+        .args(["up", "stuck"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the service is running (and waiting to be healthy), then press Ctrl-C.
+    let began = Instant::now();
+    while p.states().get("stuck").map(String::as_str) != Some("running") {
+        assert!(began.elapsed() < Duration::from_secs(20), "stuck never ran");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pressed = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(pressed.elapsed() < Duration::from_secs(3));
+    assert!(
+        text(&out).contains("containers are left as they are"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(p.states()["stuck"], "running");
+    // The lock was released: another command gets it without waiting.
+    let down = p.run(&["down", "stuck", "--no-wait"]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+}

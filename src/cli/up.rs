@@ -96,8 +96,9 @@ async fn up(
     )
     .map_err(|e| Failure::could_not(format!("cannot record the selection: {e}")))?;
 
-    // Create (or recreate what changed) without starting anything: one Compose call (v1
-    // needs one more per level of jobs, made in the background while earlier services start).
+    // Create (or recreate what changed) without starting anything, through Compose: the
+    // first phase in one call, the rest in the background while it starts (see
+    // `creation_batches`).
     let mut profiles: Vec<String> = Vec::new();
     for s in &services {
         for g in groups_of(&stack.reg, s) {
@@ -230,7 +231,7 @@ async fn up(
     .await;
     view.finish();
 
-    if outcome.result == execute::Result::Interrupted {
+    if outcome.result == execute::RunResult::Interrupted {
         return Ok(interrupted(printer));
     }
     let masker = stack::masker(stack);
@@ -278,12 +279,12 @@ async fn up(
             .filter(|o| o.state.is_final() && o.failure.is_none() && o.skipped_because.is_none())
             .count();
         let line = match outcome.result {
-            execute::Result::Passed => printer.good(&format!(
+            execute::RunResult::Passed => printer.good(&format!(
                 "up: {started} of {} services ready in {}",
                 outcome.services.len(),
                 seconds(elapsed)
             )),
-            execute::Result::Degraded => printer.warn(&format!(
+            execute::RunResult::Degraded => printer.warn(&format!(
                 "DEGRADED: {started} of {} services ready, {} failed, {} skipped; no critical service affected ({})",
                 outcome.services.len(),
                 failed.len(),
@@ -303,7 +304,7 @@ async fn up(
         printer.out(&line);
     }
     Ok(match outcome.result {
-        execute::Result::Passed => Exit::Ok,
+        execute::RunResult::Passed => Exit::Ok,
         _ => Exit::Bad,
     })
 }
@@ -363,12 +364,12 @@ fn interrupted(printer: &Printer) -> Exit {
     Exit::Interrupted
 }
 
-fn result_word(r: execute::Result) -> &'static str {
+fn result_word(r: execute::RunResult) -> &'static str {
     match r {
-        execute::Result::Passed => "passed",
-        execute::Result::Degraded => "degraded",
-        execute::Result::Failed => "failed",
-        execute::Result::Interrupted => "interrupted",
+        execute::RunResult::Passed => "passed",
+        execute::RunResult::Degraded => "degraded",
+        execute::RunResult::Failed => "failed",
+        execute::RunResult::Interrupted => "interrupted",
     }
 }
 
@@ -431,7 +432,8 @@ enum View<'p> {
     Plain(&'p Printer),
     Live {
         multi: MultiProgress,
-        bars: HashMap<String, ProgressBar>,
+        /// The current phase's services, in start order.
+        bars: Vec<(String, ProgressBar, Option<Duration>)>,
     },
     Quiet,
 }
@@ -445,7 +447,7 @@ impl<'p> View<'p> {
         } else if std::io::stderr().is_terminal() {
             View::Live {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-                bars: HashMap::new(),
+                bars: Vec::new(),
             }
         } else {
             View::Plain(printer)
@@ -480,16 +482,20 @@ impl<'p> View<'p> {
                         bar.set_prefix(format!("{s:<width$}"));
                         bar.set_message("waiting");
                         bar.enable_steady_tick(Duration::from_millis(120));
-                        bars.insert(s.clone(), bar);
+                        bars.push((s.clone(), bar, None));
                     }
                 }
                 Progress::Service {
                     service,
                     state,
                     detail,
+                    elapsed,
                     ..
                 } => {
-                    if let Some(bar) = bars.get(service) {
+                    if let Some((_, bar, done)) = bars.iter_mut().find(|(s, _, _)| s == service) {
+                        if state.is_final() {
+                            *done = Some(*elapsed);
+                        }
                         let msg = match detail {
                             Some(d) => format!("{:<10} {d}", state.as_str()),
                             None => state.as_str().to_string(),
@@ -502,12 +508,19 @@ impl<'p> View<'p> {
                     }
                 }
                 Progress::PhasePassed { .. } | Progress::PhaseFailed { .. } => {
-                    for bar in bars.values() {
-                        if !bar.is_finished() {
-                            bar.abandon();
-                        }
+                    // The phase's lines stay on screen as plain text; the live area is
+                    // only for the phase under way.
+                    for (_, bar, done) in bars.drain(..) {
+                        let line = format!(
+                            "  {} {} {} {}",
+                            if bar.is_finished() { "✓" } else { "·" },
+                            bar.prefix(),
+                            bar.message(),
+                            seconds(done.unwrap_or_else(|| bar.elapsed()))
+                        );
+                        multi.remove(&bar);
+                        let _ = multi.println(line);
                     }
-                    bars.clear();
                     let _ = multi.println(plain(p));
                 }
             },
@@ -516,7 +529,7 @@ impl<'p> View<'p> {
 
     fn finish(&mut self) {
         if let View::Live { bars, .. } = self {
-            for bar in bars.values() {
+            for (_, bar, _) in bars.iter() {
                 bar.abandon();
             }
         }

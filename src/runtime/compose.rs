@@ -143,15 +143,19 @@ impl ComposeCli {
     }
 }
 
-/// The services of `plan` in creation batches. One batch with Compose v2. With v1, a
-/// service that waits for a planned job to complete goes in a later batch than the job:
-/// v1 would otherwise wait (forever) for the job, which nothing starts, to complete.
+/// The services of `plan` in creation batches: the first phase alone first, so that it can
+/// start as soon as possible, the rest later (created while the first phase runs). With
+/// Compose v1, a service that waits for a planned job to complete also goes in a later
+/// batch than the job: v1 would otherwise wait (forever) for the job, which nothing starts,
+/// to complete.
 pub fn creation_batches(plan: &super::plan::RunPlan, flavor: Flavor) -> Vec<Vec<String>> {
     use crate::registry::model::Condition;
+    let first_phase = plan.phases.first().map(|p| p.name.as_str());
     let mut layer: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     // Plan order puts dependencies first, so one pass suffices.
     for (name, service) in &plan.services {
-        let l = match flavor {
+        let base = usize::from(Some(service.phase.as_str()) != first_phase);
+        let after_jobs = match flavor {
             Flavor::V2 => 0,
             Flavor::V1 => service
                 .deps
@@ -161,13 +165,14 @@ pub fn creation_batches(plan: &super::plan::RunPlan, flavor: Flavor) -> Vec<Vec<
                 .max()
                 .unwrap_or(0),
         };
-        layer.insert(name, l);
+        layer.insert(name, base.max(after_jobs));
     }
     let count = layer.values().max().map(|m| m + 1).unwrap_or(0);
     let mut batches = vec![Vec::new(); count];
     for name in plan.services.keys() {
         batches[layer[name.as_str()]].push(name.clone());
     }
+    batches.retain(|b| !b.is_empty());
     batches
 }
 
@@ -221,5 +226,22 @@ mod tests {
             vec![vec!["db", "migrate", "web"], vec!["api"]]
         );
         assert_eq!(creation_batches(&plan, Flavor::V2).len(), 1);
+        // With phases, the first phase is created alone.
+        let text = "version: 1\nname: t\nphases:\n  core: { order: 1 }\n  apps: { order: 2 }\nservices:\n  db: { image: 'd:1', phase: core }\n  migrate: { image: 'm:1', phase: apps, job: true, depends_on: [db] }\n  api: { image: 'a:1', phase: apps, depends_on: [migrate] }\n  web: { image: 'w:1', phase: apps }\n";
+        let loaded = crate::registry::load(
+            Arc::new(crate::source::SourceFile::new("muster.yaml", text)),
+            None,
+        );
+        let reg = loaded.registry.unwrap();
+        let selected = crate::graph::resolve_selection(&reg, &["all".to_string()]).unwrap();
+        let (_, plan) = super::super::plan::plan(&reg, &selected, &Default::default());
+        assert_eq!(
+            creation_batches(&plan, Flavor::V1),
+            vec![vec!["db"], vec!["migrate", "web"], vec!["api"]]
+        );
+        assert_eq!(
+            creation_batches(&plan, Flavor::V2),
+            vec![vec!["db"], vec!["migrate", "api", "web"]]
+        );
     }
 }

@@ -607,6 +607,25 @@ impl Engine for DockerEngine {
         use bollard::query_parameters::EventsOptionsBuilder;
         let mut filters = project_filter(project);
         filters.insert("type".into(), vec!["container".into()]);
+        // Not the exec_* events of every health probe: only what changes a container's state.
+        filters.insert(
+            "event".into(),
+            [
+                "create",
+                "start",
+                "restart",
+                "die",
+                "kill",
+                "stop",
+                "oom",
+                "destroy",
+                "pause",
+                "unpause",
+                "health_status",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
         let since = format!(
             "{}.{:09}",
             since_nanos.div_euclid(1_000_000_000),

@@ -50,7 +50,7 @@ pub type Created = (HashMap<String, Vec<Inspection>>, HashSet<String>);
 pub struct Batch {
     pub services: Vec<String>,
     /// What was created, or why Compose failed.
-    pub result: std::result::Result<Created, String>,
+    pub result: Result<Created, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -128,7 +128,7 @@ pub struct ServiceOutcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Result {
+pub enum RunResult {
     /// Every service reached its condition.
     Passed,
     /// With `--keep-going`: non-critical services failed or were skipped.
@@ -139,7 +139,7 @@ pub enum Result {
 
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    pub result: Result,
+    pub result: RunResult,
     pub failed_phase: Option<String>,
     pub services: IndexMap<String, ServiceOutcome>,
 }
@@ -295,7 +295,7 @@ pub async fn execute<E: Engine>(
     }
     let mut later = prepared.later.take();
     tokio::pin!(interrupt);
-    let mut result = Result::Passed;
+    let mut result = RunResult::Passed;
     let mut failed_phase = None;
     let mut reached: HashSet<String> = HashSet::new();
     'phases: for phase in &plan.phases {
@@ -329,7 +329,7 @@ pub async fn execute<E: Engine>(
                     elapsed: runner.phase_started.elapsed(),
                     failed: failed.iter().map(|s| s.to_string()).collect(),
                 });
-                result = Result::Failed;
+                result = RunResult::Failed;
                 failed_phase = Some(phase.name.clone());
                 break 'phases;
             }
@@ -346,7 +346,7 @@ pub async fn execute<E: Engine>(
                     .cloned()
                     .collect();
                 if !degraded.is_empty() {
-                    result = Result::Degraded;
+                    result = RunResult::Degraded;
                 }
                 (runner.report)(Progress::PhasePassed {
                     phase: phase.name.clone(),
@@ -358,7 +358,7 @@ pub async fn execute<E: Engine>(
             tokio::select! {
                 biased;
                 _ = &mut interrupt => {
-                    result = Result::Interrupted;
+                    result = RunResult::Interrupted;
                     break 'phases;
                 }
                 _ = tokio::time::sleep_until(deadline) => {

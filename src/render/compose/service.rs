@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use serde_norway::{Mapping, Value};
 
 use super::model::{self, Command, Mount, Port};
@@ -20,7 +20,7 @@ pub struct Context<'r> {
     pub reg: &'r Registry,
     pub layout: &'r Layout,
     profiles: HashMap<&'r str, Vec<String>>,
-    route_aliases: HashMap<&'r str, Vec<String>>,
+    route_aliases: HashMap<&'r str, IndexSet<String>>,
 }
 
 impl<'r> Context<'r> {
@@ -42,14 +42,14 @@ impl<'r> Context<'r> {
 /// the `proxy` when there is one, else the routed service itself. A route without a host uses
 /// the stack's `domain`; without either it names no host. `${DOMAIN}` and other variables
 /// stay Compose references.
-fn route_aliases(reg: &Registry) -> HashMap<&str, Vec<String>> {
+fn route_aliases(reg: &Registry) -> HashMap<&str, IndexSet<String>> {
     let domain = reg.domain.as_ref().map(|d| &d.value);
     let proxy = reg
         .proxy
         .as_ref()
         .map(|p| p.value.as_str())
         .filter(|p| reg.services.get(*p).is_some_and(|s| s.enabled));
-    let mut out: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut out: HashMap<&str, IndexSet<String>> = HashMap::new();
     for s in reg.enabled_services() {
         let routes = subdomain_route(s, domain)
             .into_iter()
@@ -63,10 +63,7 @@ fn route_aliases(reg: &Registry) -> HashMap<&str, Vec<String>> {
                 continue;
             }
             let receiver = proxy.unwrap_or(s.name.value.as_str());
-            let list = out.entry(receiver).or_default();
-            if !list.contains(&host) {
-                list.push(host);
-            }
+            out.entry(receiver).or_default().insert(host);
         }
     }
     out
@@ -304,16 +301,12 @@ fn networks(ctx: &Context, s: &Service, out: &mut model::Service) {
     if s.network_mode.is_some() {
         return;
     }
-    let routes = ctx
-        .route_aliases
-        .get(s.name.value.as_str())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let routes = ctx.route_aliases.get(s.name.value.as_str());
     let shared = || {
         s.aliases
             .iter()
             .map(|a| text(a))
-            .chain(routes.iter().cloned())
+            .chain(routes.into_iter().flatten().cloned())
     };
     if s.networks.is_empty() {
         let aliases = dedup(shared());
@@ -335,7 +328,7 @@ fn networks(ctx: &Context, s: &Service, out: &mut model::Service) {
         .iter()
         .any(|n| !n.aliases.is_empty() || n.ipv4_address.is_some())
         || !s.aliases.is_empty()
-        || !routes.is_empty();
+        || routes.is_some_and(|r| !r.is_empty());
     out.networks = Some(if detailed {
         model::Networks::Map(
             s.networks
@@ -356,13 +349,7 @@ fn networks(ctx: &Context, s: &Service, out: &mut model::Service) {
 }
 
 fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for i in items {
-        if !out.contains(&i) {
-            out.push(i);
-        }
-    }
-    out
+    items.collect::<IndexSet<String>>().into_iter().collect()
 }
 
 /// Mounts in short syntax (`source:target[:ro,opts]`), tmpfs in long syntax, and the config

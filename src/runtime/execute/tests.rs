@@ -83,7 +83,7 @@ async fn services_start_when_their_dependencies_reach_their_condition() {
     let engine = FakeEngine::new();
     standard(&engine);
     let run = run_with(STACK, &["all"], &engine, |_| {}, Options::default()).await;
-    assert_eq!(run.outcome.result, Result::Passed, "{:#?}", run.outcome);
+    assert_eq!(run.outcome.result, RunResult::Passed, "{:#?}", run.outcome);
     let t = |s: &str, a: Action| engine.when(s, &a).unwrap_or_else(|| panic!("{s} {a:?}"));
     // Phase core: db and cache at once, migrate once db is healthy.
     assert_eq!(t("db", Action::Start), t("cache", Action::Start));
@@ -112,7 +112,7 @@ async fn unhealthy_fails_the_phase_at_once() {
     standard(&engine);
     engine.add("db", Behaviour::UnhealthyAfter(secs(4)));
     let run = run_with(STACK, &["all"], &engine, |_| {}, Options::default()).await;
-    assert_eq!(run.outcome.result, Result::Failed);
+    assert_eq!(run.outcome.result, RunResult::Failed);
     assert_eq!(run.outcome.failed_phase.as_deref(), Some("core"));
     assert_eq!(run.outcome.failed(), vec![("db", &Failure::Unhealthy)]);
     assert_eq!(engine.when("api", &Action::Start), None);
@@ -129,7 +129,7 @@ async fn a_restart_loop_fails_well_before_the_deadline() {
     standard(&engine);
     engine.add("cache", Behaviour::CrashLoop(Duration::from_millis(500), 1));
     let run = run_with(STACK, &["all"], &engine, |_| {}, Options::default()).await;
-    assert_eq!(run.outcome.result, Result::Failed);
+    assert_eq!(run.outcome.result, RunResult::Failed);
     assert_eq!(
         run.outcome.failed(),
         vec![(
@@ -201,7 +201,12 @@ async fn keep_going_degrades_and_skips_dependents() {
         Options { keep_going: true },
     )
     .await;
-    assert_eq!(run.outcome.result, Result::Degraded, "{:#?}", run.outcome);
+    assert_eq!(
+        run.outcome.result,
+        RunResult::Degraded,
+        "{:#?}",
+        run.outcome
+    );
     assert_eq!(run.outcome.skipped(), vec![("worker", "cache")]);
     assert_eq!(engine.when("worker", &Action::Start), None);
     assert!(engine.when("extra", &Action::Start).is_some());
@@ -217,7 +222,7 @@ async fn keep_going_degrades_and_skips_dependents() {
         Options { keep_going: true },
     )
     .await;
-    assert_eq!(run.outcome.result, Result::Failed);
+    assert_eq!(run.outcome.result, RunResult::Failed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -229,7 +234,7 @@ async fn an_unchanged_completed_job_is_not_run_again() {
         c.exit_code = Some(0);
     });
     let run = run_with(STACK, &["api"], &engine, |_| {}, Options::default()).await;
-    assert_eq!(run.outcome.result, Result::Passed);
+    assert_eq!(run.outcome.result, RunResult::Passed);
     assert_eq!(engine.when("migrate", &Action::Start), None);
     // With the job marked for a rerun, it runs.
     let engine = FakeEngine::new();
@@ -248,7 +253,7 @@ async fn an_unchanged_completed_job_is_not_run_again() {
         Options::default(),
     )
     .await;
-    assert_eq!(run.outcome.result, Result::Passed);
+    assert_eq!(run.outcome.result, RunResult::Passed);
     assert!(engine.when("migrate", &Action::Start).is_some());
 }
 
@@ -278,7 +283,7 @@ async fn interrupting_stops_waiting_and_touches_nothing() {
         tokio::time::sleep(secs(2)),
     )
     .await;
-    assert_eq!(outcome.result, Result::Interrupted);
+    assert_eq!(outcome.result, RunResult::Interrupted);
     assert!(
         engine
             .journal()
