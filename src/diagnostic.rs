@@ -216,8 +216,14 @@ pub fn render(diagnostic: &Diagnostic, file: &SourceFile, color: bool) -> String
 /// always has something to point at.
 fn clamp(span: Span, file: &SourceFile) -> std::ops::Range<usize> {
     let len = file.text.len();
-    let start = span.start.min(len);
-    let end = span.end.clamp(start, len);
+    let mut start = span.start.min(len);
+    while !file.text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = span.end.clamp(start, len);
+    while !file.text.is_char_boundary(end) {
+        end += 1;
+    }
     if end > start {
         start..end
     } else if start < len {

@@ -33,8 +33,14 @@ impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
         let name = name.into();
         let text = text.into();
+        // Lines end at `\n`, `\r\n` or a lone `\r`, as the YAML parser counts them.
+        let bytes = text.as_bytes();
         let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .chain(bytes.iter().enumerate().filter_map(|(i, b)| match b {
+                b'\n' => Some(i + 1),
+                b'\r' if bytes.get(i + 1) != Some(&b'\n') => Some(i + 1),
+                _ => None,
+            }))
             .collect();
         SourceFile {
             path: PathBuf::from(&name),
@@ -66,11 +72,12 @@ impl SourceFile {
     pub fn line_bounds(&self, offset: usize) -> (usize, usize) {
         let (line, _) = self.line_col(offset);
         let start = self.line_starts[line - 1];
-        let end = self
+        let next = self
             .line_starts
             .get(line)
-            .map(|next| next - 1)
+            .copied()
             .unwrap_or(self.text.len());
+        let end = start + self.text[start..next].trim_end_matches(['\n', '\r']).len();
         (start, end)
     }
 
@@ -135,6 +142,14 @@ mod tests {
         assert_eq!(f.line_col(7), (2, 4));
         assert_eq!(f.line_col(8), (3, 1));
         assert_eq!(f.line_bounds(4), (3, 7));
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line() {
+        let f = SourceFile::new("x", "\ra: 1\r\nb: 2\n");
+        assert_eq!(f.line_col(1), (2, 1));
+        assert_eq!(f.line_col(7), (3, 1));
+        assert_eq!(f.line_bounds(1), (1, 5));
     }
 
     #[test]

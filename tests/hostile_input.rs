@@ -1449,18 +1449,19 @@ struct Finding {
 /// What makes two findings the same bug: where the panic happened, or which property failed
 /// (and for a bad span, which diagnostic code).
 fn finding_key(reason: &str) -> String {
-    let location = match reason.find("panicked at ") {
-        Some(at) => reason[at + "panicked at ".len()..]
+    if let Some(at) = reason.find("panicked at ") {
+        let location = reason[at + "panicked at ".len()..]
             .split_whitespace()
             .next()
-            .unwrap_or(""),
-        None => reason.rsplit(" at ").next().unwrap_or(reason),
-    };
+            .unwrap_or("");
+        return location.trim_end_matches(':').to_string();
+    }
+    let location = reason.rsplit(" at ").next().unwrap_or(reason);
     let code = reason
         .split(|c: char| !c.is_ascii_alphanumeric())
         .find(|w| w.len() == 5 && w.starts_with('M') && w[1..].bytes().all(|b| b.is_ascii_digit()))
         .unwrap_or("");
-    format!("{} {code}", location.trim_end_matches(':'))
+    format!("{location} {code}")
 }
 
 /// Runs the property on one input; a panic becomes a failure that says where it happened.

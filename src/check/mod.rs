@@ -45,7 +45,11 @@ impl Report {
 /// Loads and checks the registry in `source` as one environment (or the base), without
 /// looking at other environments: what a command that uses this registry needs.
 pub fn check_one(source: Arc<SourceFile>, env: Option<&str>) -> Report {
-    let loaded = registry::load(source, env);
+    judge(registry::load(source, env), env)
+}
+
+/// Adds the whole-registry checks to what loading found.
+fn judge(loaded: Loaded, env: Option<&str>) -> Report {
     let mut diagnostics = loaded.diagnostics.clone();
     if let Some(reg) = &loaded.registry {
         let mut found = check_registry(reg, &loaded.references);
@@ -75,7 +79,10 @@ pub fn check_source(source: Arc<SourceFile>, env: Option<&str>) -> Report {
             .flat_map(|r| r.environments.keys().cloned())
             .collect();
         for name in environments {
-            let merged = check_one(source.clone(), Some(&name));
+            let merged = judge(
+                registry::load_environment(&report.loaded, Some(&name)),
+                Some(&name),
+            );
             report.diagnostics.extend(merged.diagnostics);
         }
         sort_and_dedup(&mut report.diagnostics);

@@ -171,20 +171,19 @@ impl<'r> DepGraph<'r> {
     /// in an order where every service comes after its dependencies.
     pub fn plan(&self, closure: &Closure) -> Plan {
         let mut phases: Vec<PlannedPhase> = Vec::new();
-        let phase_of = |service: &str| -> (i64, String) {
+        // Sorted by (declared?, order, declaration position): undeclared phases go last.
+        let phase_of = |service: &str| -> ((bool, i64, usize), String) {
             let s = &self.reg.services[service];
             match s
                 .phase
                 .as_ref()
                 .and_then(|p| self.reg.phases.get_full(&p.value))
             {
-                Some((position, name, phase)) => {
-                    (phase.order * 10_000 + position as i64, name.clone())
-                }
-                None => (i64::MAX, IMPLICIT_PHASE.to_string()),
+                Some((position, name, phase)) => ((false, phase.order, position), name.clone()),
+                None => ((true, 0, 0), IMPLICIT_PHASE.to_string()),
             }
         };
-        let mut by_phase: IndexMap<String, (i64, Vec<&str>)> = IndexMap::new();
+        let mut by_phase: IndexMap<String, ((bool, i64, usize), Vec<&str>)> = IndexMap::new();
         for name in closure.services.keys() {
             let (key, phase) = phase_of(name);
             by_phase
@@ -207,34 +206,42 @@ impl<'r> DepGraph<'r> {
     }
 
     /// Kahn's algorithm over `members`, ties broken by registry order; members left in a
-    /// cycle are appended in registry order (the checker reports the cycle).
+    /// cycle are appended in registry order (the checker reports the cycle). Linear in the
+    /// members and their edges (plus a log factor for the ready queue).
     fn topological(&self, members: &[&str]) -> Vec<String> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let position = |name: &str| self.reg.services.get_index_of(name).unwrap_or(usize::MAX);
         let set: HashSet<&str> = members.iter().copied().collect();
         let include_all = |_: &str| true;
-        let mut pending: HashMap<&str, usize> = members
+        let mut pending: HashMap<&str, usize> = HashMap::new();
+        let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+        for &m in members {
+            // A dependency written twice is one edge.
+            let deps: HashSet<&str> = self
+                .dependencies(m, &include_all)
+                .filter(|d| set.contains(d) && *d != m)
+                .collect();
+            pending.insert(m, deps.len());
+            for d in deps {
+                dependents.entry(d).or_default().push(m);
+            }
+        }
+        let mut ready: BinaryHeap<Reverse<(usize, &str)>> = members
             .iter()
-            .map(|m| {
-                (
-                    *m,
-                    self.dependencies(m, &include_all)
-                        .filter(|d| set.contains(d) && d != m)
-                        .count(),
-                )
-            })
+            .filter(|m| pending[**m] == 0)
+            .map(|m| Reverse((position(m), *m)))
             .collect();
-        let mut order = Vec::new();
+        let mut order = Vec::with_capacity(members.len());
         let mut done: HashSet<&str> = HashSet::new();
-        loop {
-            let ready = members
-                .iter()
-                .find(|m| !done.contains(**m) && pending[**m] == 0)
-                .copied();
-            let Some(next) = ready else { break };
+        while let Some(Reverse((_, next))) = ready.pop() {
             done.insert(next);
             order.push(next.to_string());
-            for m in members {
-                if !done.contains(m) && self.dependencies(m, &include_all).any(|d| d == next) {
-                    *pending.get_mut(m).expect("member") -= 1;
+            for &dependent in dependents.get(next).map(Vec::as_slice).unwrap_or(&[]) {
+                let count = pending.get_mut(dependent).expect("member");
+                *count -= 1;
+                if *count == 0 {
+                    ready.push(Reverse((position(dependent), dependent)));
                 }
             }
         }

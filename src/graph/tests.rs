@@ -154,3 +154,24 @@ fn phases_select_their_services() {
         .collect();
     assert_eq!(picked, ["postgres", "redis", "migrate"]);
 }
+
+#[test]
+fn a_dependency_written_twice_still_orders_correctly() {
+    let reg = registry(
+        "version: 1\nname: t\nservices:\n  a: { image: 'a:1', depends_on: [b] }\n  b: { image: 'b:1', depends_on: [c, c] }\n  c: { image: 'c:1' }\n",
+    );
+    let g = DepGraph::new(&reg);
+    let plan = g.plan(&g.closure(&select(&reg, &["all"]), &HashSet::new()));
+    assert_eq!(plan.phases[0].services, ["c", "b", "a"]);
+}
+
+#[test]
+fn huge_phase_orders_do_not_overflow() {
+    let reg = registry(
+        "version: 1\nname: t\nphases:\n  first: { order: 1 }\n  last: { order: 9223372036854775807 }\nservices:\n  a: { image: 'a:1', phase: first }\n  b: { image: 'b:1', phase: last }\n",
+    );
+    let g = DepGraph::new(&reg);
+    let plan = g.plan(&g.closure(&select(&reg, &["all"]), &HashSet::new()));
+    let names: Vec<&str> = plan.phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["first", "last"]);
+}

@@ -33,8 +33,8 @@ pub struct Loaded {
     pub registry: Option<Registry>,
     pub references: References,
     pub diagnostics: Vec<Diagnostic>,
-    /// The parsed document, for merging other environments.
-    pub root: Option<yaml::Node>,
+    /// The parsed document, so other environments can be decoded without parsing again.
+    pub root: Option<Arc<yaml::Node>>,
 }
 
 impl Loaded {
@@ -86,6 +86,25 @@ pub fn load(source: Arc<SourceFile>, env: Option<&str>) -> Loaded {
             };
         }
     };
+    decode(source, Arc::new(root), env)
+}
+
+/// Decodes another environment of an already loaded registry, without parsing it again.
+/// Returns the base's syntax errors when the file did not parse.
+pub fn load_environment(base: &Loaded, env: Option<&str>) -> Loaded {
+    match &base.root {
+        Some(root) => decode(base.source.clone(), root.clone(), env),
+        None => Loaded {
+            source: base.source.clone(),
+            registry: None,
+            references: References::default(),
+            diagnostics: base.diagnostics.clone(),
+            root: None,
+        },
+    }
+}
+
+fn decode(source: Arc<SourceFile>, root: Arc<yaml::Node>, env: Option<&str>) -> Loaded {
     let (registry, references, diagnostics) = match env {
         None => decode::decode_registry(&root, &source),
         Some(name) => {

@@ -167,6 +167,7 @@ impl<'s> Decoder<'s> {
             entries: Vec::new(),
             span: node.span,
         };
+        let mut seen: std::collections::HashMap<&str, Span> = std::collections::HashMap::new();
         for (key, value) in entries {
             let name = match &key.value {
                 Value::Str(s, _) => s.as_str(),
@@ -178,8 +179,7 @@ impl<'s> Decoder<'s> {
                     continue;
                 }
             };
-            if let Some((_, first, _)) = fields.entries.iter().find(|(k, _, _)| *k == name) {
-                let first = first.span;
+            if let Some(&first) = seen.get(name) {
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateKey,
@@ -207,6 +207,7 @@ impl<'s> Decoder<'s> {
                 });
                 continue;
             }
+            seen.insert(name, key.span);
             fields.entries.push((name, key, value));
         }
         Some(fields)
@@ -548,16 +549,18 @@ impl<'s> Decoder<'s> {
         if !text.contains('$') {
             return;
         }
+        let raw = self.src.slice(node.span);
+        let base = raw.find(text);
         match values::parse_template(text) {
             Ok(template) => {
                 for part in template.placeholders() {
                     match part {
                         Part::Var { name, range, .. } => {
-                            let span = self.sub_span(node, text, range.clone());
+                            let span = self.span_in(node, text, base, range.clone());
                             self.refs.variables.push((name.clone(), span));
                         }
                         Part::Secret { name, range } => {
-                            let span = self.sub_span(node, text, range.clone());
+                            let span = self.span_in(node, text, base, range.clone());
                             if !self.secrets_allowed {
                                 self.report(
                                     Diagnostic::new(Code::Exclusive, format!("`${{secret:{name}}}` cannot be used here"))
@@ -568,7 +571,7 @@ impl<'s> Decoder<'s> {
                             self.refs.secrets.push((name.clone(), span));
                         }
                         Part::Host { name, range } => {
-                            let span = self.sub_span(node, text, range.clone());
+                            let span = self.span_in(node, text, base, range.clone());
                             self.refs.hosts.push((name.clone(), span));
                         }
                         Part::Text(_) => {}
@@ -576,7 +579,7 @@ impl<'s> Decoder<'s> {
                 }
             }
             Err(e) => {
-                let span = self.sub_span(node, text, e.offset..e.offset + 1);
+                let span = self.span_in(node, text, base, e.offset..e.offset + 1);
                 self.report(
                     Diagnostic::new(Code::BadInterpolation, format!("bad placeholder: {}", e.reason))
                         .at(span, "here")
@@ -590,14 +593,43 @@ impl<'s> Decoder<'s> {
     /// verbatim in the source (no escapes); else the whole node.
     pub fn sub_span(&self, node: &Node, value: &str, range: std::ops::Range<usize>) -> Span {
         let raw = self.src.slice(node.span);
-        match raw.find(value) {
-            Some(at) if !value.is_empty() => {
-                let start = node.span.start + at + range.start.min(value.len());
-                let end = node.span.start + at + range.end.min(value.len());
-                Span::new(start, end.max(start))
+        let base = if value.is_empty() {
+            None
+        } else {
+            raw.find(value)
+        };
+        self.span_in(node, value, base, range)
+    }
+
+    /// Like [`Decoder::sub_span`] with the value's offset in the node's text already found
+    /// (searching once per string, not once per placeholder). Spans stay on char boundaries.
+    fn span_in(
+        &self,
+        node: &Node,
+        value: &str,
+        base: Option<usize>,
+        range: std::ops::Range<usize>,
+    ) -> Span {
+        let Some(at) = base else {
+            return node.span;
+        };
+        let floor = |mut i: usize| {
+            i = i.min(value.len());
+            while !value.is_char_boundary(i) {
+                i -= 1;
             }
-            _ => node.span,
-        }
+            i
+        };
+        let ceil = |mut i: usize| {
+            i = i.min(value.len());
+            while !value.is_char_boundary(i) {
+                i += 1;
+            }
+            i
+        };
+        let start = node.span.start + at + floor(range.start);
+        let end = node.span.start + at + ceil(range.end);
+        Span::new(start, end.max(start))
     }
 }
 

@@ -827,11 +827,8 @@ fn short_mount(d: &mut Decoder, node: &Node, text: &str) -> Option<Mount> {
         None => MountSource::Anonymous,
         Some(s) if s.starts_with(['.', '/', '~', '$']) => MountSource::Bind(s.to_string()),
         Some(s) => {
-            let start = node.span.start + d.src.slice(node.span).find(s).unwrap_or(0);
-            MountSource::Named(Spanned::new(
-                s.to_string(),
-                crate::source::Span::new(start, start + s.len()),
-            ))
+            let span = d.sub_span(node, text, 0..s.len());
+            MountSource::Named(Spanned::new(s.to_string(), span))
         }
     };
     let mut read_only = false;

@@ -47,7 +47,7 @@ mod resources;
 mod service;
 pub mod yaml;
 
-use indexmap::IndexMap;
+use indexmap::IndexSet;
 use serde_norway::{Mapping, Value};
 
 use crate::generate::{GeneratedFile, Syntax};
@@ -65,20 +65,33 @@ const DEFAULT_CATEGORY: &str = "services";
 /// All Compose files, paths relative to the output folder (`compose/...`).
 pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<GeneratedFile> {
     let layout = Layout::new(&base.output);
-    let base_doc = Project::new(base, &layout);
+    let project = Project::new(base, &layout);
     let mut files = Vec::new();
 
     let mut include: Vec<String> = Vec::new();
-    let core = base_doc.resources();
-    if !core.is_empty() {
+    let resources: Mapping = project
+        .doc
+        .iter()
+        .filter(|(k, _)| RESOURCES.iter().any(|r| *k == *r))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !resources.is_empty() {
         include.push("core/networks.yml".into());
-        files.push(file("core/networks.yml", core));
+        files.push(file("core/networks.yml", resources));
     }
-    for (category, services) in base_doc.categories() {
+    for category in project.categories.iter().collect::<IndexSet<_>>() {
+        let mut w = yaml::Writer::new();
+        let services = project.services().iter().zip(&project.categories);
+        w.section(
+            "services",
+            services.filter(|(_, c)| *c == category).map(|(s, _)| s),
+        );
         let path = format!("{category}.yml");
-        let mut doc = Mapping::new();
-        doc.insert("services".into(), Value::Mapping(services));
-        files.push(file(&path, doc));
+        files.push(GeneratedFile::new(
+            format!("{DIR}/{path}"),
+            Syntax::Hash,
+            w.finish(),
+        ));
         include.push(path);
     }
     let mut orchestrator = Mapping::new();
@@ -93,15 +106,20 @@ pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<Gener
         })
         .collect();
     orchestrator.insert("include".into(), Value::Sequence(include));
-    orchestrator.extend(base_doc.extensions.clone());
+    orchestrator.extend(
+        project
+            .doc
+            .iter()
+            .filter(|(k, _)| k.as_str().is_some_and(|k| k.starts_with("x-")))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     files.push(file("docker-compose.yml", orchestrator));
-    files.push(file("stack.yml", base_doc.flat()));
+    files.push(project.flat("stack.yml"));
 
-    let base_full = base_doc.full();
     for (name, env) in environments {
-        let doc = Project::new(env, &layout);
-        files.push(file(&format!("stack.{name}.yml"), doc.flat()));
-        let changes = overrides::diff(&base_full, &doc.full());
+        let env_project = Project::new(env, &layout);
+        files.push(env_project.flat(&format!("stack.{name}.yml")));
+        let changes = overrides::diff(&project.doc, &env_project.doc);
         files.push(file(&format!("environments/{name}.yml"), changes));
     }
     files
@@ -133,117 +151,114 @@ fn verbatim(v: &Verbatim) -> Value {
     serde_norway::to_value(v).expect("JSON values serialize")
 }
 
+/// The top-level keys that `core/networks.yml` holds.
+const RESOURCES: [&str; 3] = ["networks", "volumes", "secrets"];
+
 /// One registry as a Compose project.
 struct Project {
-    /// Enabled services in registry order: name, category, the Compose v2 form.
-    services: Vec<(String, String, Value)>,
-    networks: Mapping,
-    volumes: Mapping,
-    secrets: Mapping,
-    extensions: Mapping,
+    /// The project as Compose v2 sees it after `include`: `services` (enabled ones, in
+    /// registry order, optional dependencies included), then networks, volumes and secrets
+    /// when there are any, then `x-` keys. The base of override files.
+    doc: Mapping,
+    /// The category of each service, in the order of `services`.
+    categories: Vec<String>,
 }
 
 impl Project {
     fn new(reg: &Registry, layout: &Layout) -> Project {
         let ctx = Context::new(reg, layout);
-        let services: Vec<(String, String, Value)> = reg
-            .enabled_services()
-            .map(|s| {
-                let category = s
-                    .category
-                    .as_ref()
-                    .or(s.phase.as_ref())
-                    .map(|c| c.value.clone())
-                    .unwrap_or_else(|| DEFAULT_CATEGORY.to_string());
-                (s.name.value.clone(), category, service::service(&ctx, s))
-            })
-            .collect();
-        let values: Vec<Value> = services.iter().map(|(_, _, v)| v.clone()).collect();
-        Project {
-            networks: resources::networks(reg),
-            volumes: resources::volumes(reg, layout),
-            secrets: resources::secrets(&ctx, &values),
-            extensions: reg
-                .extensions
-                .iter()
-                .map(|(k, v)| (Value::String(k.clone()), verbatim(v)))
-                .collect(),
-            services,
+        let mut services = Mapping::new();
+        let mut categories = Vec::new();
+        for s in reg.enabled_services() {
+            let category = s.category.as_ref().or(s.phase.as_ref());
+            categories.push(
+                category
+                    .map_or(DEFAULT_CATEGORY, |c| c.value.as_str())
+                    .to_string(),
+            );
+            services.insert(
+                Value::String(s.name.value.clone()),
+                service::service(&ctx, s),
+            );
         }
-    }
-
-    /// Networks, volumes and secrets, each left out when empty.
-    fn resources(&self) -> Mapping {
+        let secrets = resources::secrets(&ctx, services.values());
         let mut doc = Mapping::new();
+        doc.insert("services".into(), Value::Mapping(services));
         for (key, map) in [
-            ("networks", &self.networks),
-            ("volumes", &self.volumes),
-            ("secrets", &self.secrets),
+            ("networks", resources::networks(reg)),
+            ("volumes", resources::volumes(reg, layout)),
+            ("secrets", secrets),
         ] {
             if !map.is_empty() {
-                doc.insert(key.into(), Value::Mapping(map.clone()));
+                doc.insert(key.into(), Value::Mapping(map));
             }
         }
-        doc
+        doc.extend(
+            reg.extensions
+                .iter()
+                .map(|(k, v)| (Value::String(k.clone()), verbatim(v))),
+        );
+        Project { doc, categories }
     }
 
-    /// Services by category, categories in the order their first service appears.
-    fn categories(&self) -> IndexMap<&str, Mapping> {
-        let mut out: IndexMap<&str, Mapping> = IndexMap::new();
-        for (name, category, value) in &self.services {
-            out.entry(category.as_str())
-                .or_default()
-                .insert(Value::String(name.clone()), value.clone());
+    fn services(&self) -> &Mapping {
+        match self.doc.get("services") {
+            Some(Value::Mapping(m)) => m,
+            _ => unreachable!("a project always has services"),
         }
-        out
     }
 
-    /// The whole project as Compose v2 sees it after `include` (the base of overrides).
-    fn full(&self) -> Mapping {
-        let mut doc = Mapping::new();
-        let services = self
-            .services
+    /// The flat file, for Compose v1 and v2: no top-level `name`, and each service without
+    /// what Compose v1 refuses (copied only where that changes something).
+    fn flat(&self, path: &str) -> GeneratedFile {
+        let mut w = yaml::Writer::new();
+        let services: Vec<(&Value, std::borrow::Cow<Value>)> = self
+            .services()
             .iter()
-            .map(|(name, _, v)| (Value::String(name.clone()), v.clone()))
+            .map(|(k, v)| (k, for_compose_v1(v)))
             .collect();
-        doc.insert("services".into(), Value::Mapping(services));
-        doc.extend(self.resources());
-        doc.extend(self.extensions.clone());
-        doc
-    }
-
-    /// The flat file, for Compose v1 and v2.
-    fn flat(&self) -> Mapping {
-        let mut doc = self.full();
-        if let Some(Value::Mapping(services)) = doc.get_mut("services") {
-            for service in services.values_mut() {
-                for_compose_v1(service);
-            }
+        w.section("services", services.iter().map(|(k, v)| (*k, v.as_ref())));
+        for (key, value) in self.doc.iter().skip(1) {
+            w.entry(key.as_str().unwrap_or_default(), value);
         }
-        doc
+        GeneratedFile::new(format!("{DIR}/{path}"), Syntax::Hash, w.finish())
     }
 }
 
 /// Leaves out what Compose v1 (1.29) refuses: optional dependencies (`required: false`) and
 /// the `name` and `app_protocol` of long-syntax ports, which only label a port.
-fn for_compose_v1(service: &mut Value) {
-    let Value::Mapping(service) = service else {
-        return;
+fn for_compose_v1(service: &Value) -> std::borrow::Cow<'_, Value> {
+    use std::borrow::Cow;
+    let optional = |d: &Value| d.get("required") == Some(&Value::Bool(false));
+    let has_optional = service
+        .get("depends_on")
+        .and_then(Value::as_mapping)
+        .is_some_and(|deps| deps.values().any(optional));
+    let labelled_port = |p: &Value| p.get("name").is_some() || p.get("app_protocol").is_some();
+    let has_labels = service
+        .get("ports")
+        .and_then(Value::as_sequence)
+        .is_some_and(|ports| ports.iter().any(labelled_port));
+    if !has_optional && !has_labels {
+        return Cow::Borrowed(service);
+    }
+    let mut service = service.clone();
+    let Value::Mapping(m) = &mut service else {
+        return Cow::Owned(service);
     };
-    if let Some(Value::Mapping(deps)) = service.get_mut("depends_on") {
-        deps.retain(|_, d| d.get("required") != Some(&Value::Bool(false)));
+    if let Some(Value::Mapping(deps)) = m.get_mut("depends_on") {
+        deps.retain(|_, d| !optional(d));
         if deps.is_empty() {
-            service.shift_remove("depends_on");
+            m.shift_remove("depends_on");
         }
     }
-    if let Some(Value::Sequence(ports)) = service.get_mut("ports") {
-        for port in ports {
-            if let Value::Mapping(long) = port {
-                long.shift_remove("name");
-                long.shift_remove("app_protocol");
-            }
+    if let Some(Value::Sequence(ports)) = m.get_mut("ports") {
+        for port in ports.iter_mut().filter_map(Value::as_mapping_mut) {
+            port.shift_remove("name");
+            port.shift_remove("app_protocol");
         }
     }
+    Cow::Owned(service)
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub fn volumes(reg: &Registry, layout: &Layout) -> Mapping {
 
 /// Compose secrets the services mount (`secrets:` and `as: file`), read from the files
 /// `muster secrets export compose` writes; in the order the registry declares them.
-pub fn secrets(ctx: &Context, services: &[Value]) -> Mapping {
+pub fn secrets<'a>(ctx: &Context, services: impl Iterator<Item = &'a Value>) -> Mapping {
     let mut used: Vec<&str> = Vec::new();
     for s in services {
         if let Some(Value::Sequence(names)) = s.get("secrets") {

@@ -29,6 +29,60 @@ pub fn to_string(value: &Value) -> String {
     out
 }
 
+/// A document written top-level entry by entry from borrowed values, so large documents
+/// need not be assembled (and their values copied) first.
+#[derive(Default)]
+pub struct Writer {
+    out: String,
+}
+
+impl Writer {
+    pub fn new() -> Writer {
+        Writer {
+            out: String::with_capacity(1 << 16),
+        }
+    }
+
+    /// `key: value`.
+    pub fn entry(&mut self, key: &str, value: &Value) {
+        write_string(&mut self.out, key);
+        self.out.push(':');
+        write_after_indicator(&mut self.out, value, 0);
+    }
+
+    /// `key:` followed by a mapping of `entries` (`key: {}` when there are none).
+    pub fn section<'a>(
+        &mut self,
+        key: &str,
+        entries: impl IntoIterator<Item = (&'a Value, &'a Value)>,
+    ) {
+        write_string(&mut self.out, key);
+        self.out.push(':');
+        let mut any = false;
+        for (k, v) in entries {
+            if !any {
+                self.out.push('\n');
+                any = true;
+            }
+            pad(&mut self.out, INDENT);
+            write_inline(&mut self.out, k);
+            self.out.push(':');
+            write_after_indicator(&mut self.out, v, INDENT);
+        }
+        if !any {
+            self.out.push_str(" {}\n");
+        }
+    }
+
+    /// The text; `{}` for a document without entries.
+    pub fn finish(mut self) -> String {
+        if self.out.is_empty() {
+            self.out.push_str("{}\n");
+        }
+        self.out
+    }
+}
+
 /// Whether a value is written on the line of its key (scalars and empty collections).
 fn is_inline(value: &Value) -> bool {
     match value {
@@ -243,6 +297,28 @@ services:
 "
         );
         assert_eq!(serde_norway::from_str::<Value>(&text).unwrap(), doc);
+    }
+
+    #[test]
+    fn writer_matches_to_string() {
+        let services = map(vec![
+            ("a", map(vec![("image", "x:1".into())])),
+            ("b", map(vec![])),
+        ]);
+        let mut w = Writer::new();
+        let Value::Mapping(entries) = &services else {
+            unreachable!()
+        };
+        w.section("services", entries);
+        w.section("networks", []);
+        w.entry("name", &"n".into());
+        let doc = map(vec![
+            ("services", services.clone()),
+            ("networks", map(vec![])),
+            ("name", "n".into()),
+        ]);
+        assert_eq!(w.finish(), to_string(&doc));
+        assert_eq!(Writer::new().finish(), "{}\n");
     }
 
     #[test]

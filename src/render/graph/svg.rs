@@ -654,7 +654,11 @@ fn inversions(pairs: &mut [(usize, usize)]) -> usize {
     let mut total = 0;
     let mut start = 0;
     while start < pairs.len() {
-        let end = start + pairs[start..].iter().take_while(|p| p.0 == pairs[start].0).count();
+        let end = start
+            + pairs[start..]
+                .iter()
+                .take_while(|p| p.0 == pairs[start].0)
+                .count();
         for &(_, second) in &pairs[start..end] {
             // Earlier pairs with a second position <= `second`.
             let mut at = second + 1;
@@ -1377,7 +1381,9 @@ mod tests {
         for len in 0..40 {
             let mut pairs: Vec<(usize, usize)> = (0..len)
                 .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     (((seed >> 33) % 6) as usize, ((seed >> 40) % 6) as usize)
                 })
                 .collect();
