@@ -27,6 +27,8 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     line_starts: Vec<usize>,
+    /// All ASCII: characters are bytes, so positions need no decoding.
+    ascii: bool,
 }
 
 impl SourceFile {
@@ -45,6 +47,7 @@ impl SourceFile {
         SourceFile {
             path: PathBuf::from(&name),
             name,
+            ascii: text.is_ascii(),
             text,
             line_starts,
         }
@@ -86,6 +89,9 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
             return self.text.len();
         };
+        if self.ascii {
+            return (start + col).min(self.text.len());
+        }
         let rest = &self.text[start..];
         rest.char_indices()
             .nth(col)

@@ -78,12 +78,24 @@ pub fn check_source(source: Arc<SourceFile>, env: Option<&str>) -> Report {
             .iter()
             .flat_map(|r| r.environments.keys().cloned())
             .collect();
-        for name in environments {
-            let merged = judge(
-                registry::load_environment(&report.loaded, Some(&name)),
-                Some(&name),
-            );
-            report.diagnostics.extend(merged.diagnostics);
+        // Environments are independent: judge them side by side.
+        let base = &report.loaded;
+        let found: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = environments
+                .iter()
+                .map(|name| {
+                    scope.spawn(move || {
+                        judge(registry::load_environment(base, Some(name)), Some(name)).diagnostics
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("checking an environment does not panic"))
+                .collect()
+        });
+        for diagnostics in found {
+            report.diagnostics.extend(diagnostics);
         }
         sort_and_dedup(&mut report.diagnostics);
     }

@@ -9,7 +9,7 @@
 //! - `compose/<category>.yml`: the services of a category (`category`, else the phase, else
 //!   `services`; `/` makes folders).
 //! - `compose/environments/<env>.yml`: what an environment changes, as a Compose v2 override
-//!   file for `-f docker-compose.yml -f environments/<env>.yml` (see [`overrides`]).
+//!   file for `-f docker-compose.yml -f environments/<env>.yml` (see `overrides.rs`).
 //! - `compose/stack.yml`, `compose/stack.<env>.yml`: everything in one file, with no `name:`
 //!   (muster passes `-p`), no `include:` and no tags, so Compose v1 (1.29) reads it too.
 //!
@@ -29,12 +29,19 @@
 //! - A string `command` or `entrypoint` is passed as a string: Compose splits it into words
 //!   (REGISTRY.md is silent, so Compose's meaning holds). A string health check is
 //!   `CMD-SHELL`, as REGISTRY.md says.
-//! - `http` and `tcp` checks become shell probes ([`probe`]), explained under `x-muster`
+//! - `http` and `tcp` checks become shell probes (`probe.rs`), explained under `x-muster`
 //!   (Compose ignores `x-` keys; YAML comments are the writer's business).
-//! - `placement`, `tags`, `critical`, `phase` and `description` have no Compose meaning here:
-//!   `muster up` reads them from the registry.
+//! - Profiles follow REGISTRY.md "Groups on Compose", plus one rule it leaves open: a grouped
+//!   service that a core service requires is core as well (see `profiles.rs`).
+//! - Route hosts become aliases of the proxy on every network it joins (its `default` network
+//!   when it joins none); a service with `network_mode` cannot carry aliases.
+//! - With an `output` outside the registry folder (absolute, or through `..`), the way back
+//!   cannot be known without the disk: relative paths are written as the registry has them.
+//! - `placement`, `tags`, `critical`, `phase` and `description` have no Compose meaning here
+//!   (`muster up` reads them from the registry); a volume's `size` and `access` are for the
+//!   cluster engines.
 //!
-//! Everything is built as typed data ([`model`]), turned into `serde_norway` values (where
+//! Everything is built as typed data (`model.rs`), turned into `serde_norway` values (where
 //! `extra.compose` and `x-` keys merge in), and written by [`yaml`], which quotes for YAML 1.1
 //! readers too.
 
@@ -52,7 +59,7 @@ use serde_norway::{Mapping, Value};
 
 use crate::generate::{GeneratedFile, Syntax};
 use crate::registry::model::{Registry, Verbatim};
-use crate::registry::values::parse_template;
+use crate::registry::values::{Template, parse_template};
 
 use paths::Layout;
 use service::Context;
@@ -140,10 +147,16 @@ pub(crate) fn text(s: &str) -> String {
         return s.to_string();
     }
     match parse_template(s) {
-        Ok(t) => t.render(&|h: &str| h.to_string(), &|_: &str| String::new()),
+        Ok(t) => template_text(&t),
         // `check` reports a malformed placeholder; keep the text rather than guess.
         Err(_) => s.to_string(),
     }
+}
+
+/// A parsed registry string as Compose text (see [`text`]). Secrets never get here: callers
+/// keep secret-bearing values out of files, and `check` refuses `${secret:...}` elsewhere.
+pub(crate) fn template_text(t: &Template) -> String {
+    t.render(&|h: &str| h.to_string(), &|_: &str| String::new())
 }
 
 /// Verbatim registry data (`extra.compose`, `x-` keys) as a YAML value.

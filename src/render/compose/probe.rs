@@ -43,7 +43,7 @@ impl Script<'_> {
     }
 
     fn render(self) -> String {
-        Template { parts: self.parts }.render(&|h: &str| h.to_string(), &|_: &str| String::new())
+        super::template_text(&Template { parts: self.parts })
     }
 }
 
@@ -118,8 +118,7 @@ pub fn http_note(check: &HttpCheck) -> String {
     } else {
         "wget, else curl, else nc, else bash's /dev/tcp"
     };
-    let path =
-        path_template(&check.path).render(&|h: &str| h.to_string(), &|_: &str| String::new());
+    let path = super::template_text(&path_template(&check.path));
     format!(
         "GET {}://127.0.0.1:{}{path} expecting {expect}, with {tools}; `muster check --live` reports an image that has none of them (then use `exec` or `image`)",
         check.scheme, check.port

@@ -54,7 +54,7 @@ pub fn volumes(reg: &Registry, layout: &Layout) -> Mapping {
                 ..model::Volume::default()
             };
             if let (Some(path), false) = (&v.path, v.external) {
-                let device = path.render(&|h: &str| h.to_string(), &|_: &str| String::new());
+                let device = super::template_text(path);
                 volume.driver = Some("local");
                 volume.driver_opts = IndexMap::from([
                     ("type", "none".to_string()),

@@ -7,12 +7,13 @@ use serde_norway::{Mapping, Value};
 
 use super::model::{self, Command, Mount, Port};
 use super::paths::{self, Layout};
-use super::{probe, text, verbatim};
+use super::{probe, template_text, text, verbatim};
 use crate::registry::decode::subdomain_route;
 use crate::registry::model::{
-    Condition, EnvValue, HealthCheck, MountSource, PortSpec, Protocol, Registry, Service,
+    Command as RegistryCommand, Condition, EnvValue, HealthCheck, MountSource, PortSpec, Protocol,
+    Registry, Service,
 };
-use crate::registry::values::{Template, format_duration, size_compose};
+use crate::registry::values::{format_duration, size_compose};
 
 /// What every service of one registry shares: its profiles, the route hosts each service
 /// answers to, where paths lead.
@@ -58,7 +59,7 @@ fn route_aliases(reg: &Registry) -> HashMap<&str, IndexSet<String>> {
             let Some(host) = route.host.as_ref().or(domain) else {
                 continue;
             };
-            let host = render_template(host);
+            let host = template_text(host);
             if host.is_empty() {
                 continue;
             }
@@ -69,12 +70,6 @@ fn route_aliases(reg: &Registry) -> HashMap<&str, IndexSet<String>> {
     out
 }
 
-/// A template as Compose text: `${host:NAME}` is `NAME` on Compose; secrets never get here
-/// (the caller keeps secret-bearing values out of files).
-fn render_template(t: &Template) -> String {
-    t.render(&|h: &str| h.to_string(), &|_: &str| String::new())
-}
-
 fn texts(items: &[String]) -> Vec<String> {
     items.iter().map(|s| text(s)).collect()
 }
@@ -83,10 +78,10 @@ fn text_map(map: &IndexMap<String, String>) -> IndexMap<String, String> {
     map.iter().map(|(k, v)| (k.clone(), text(v))).collect()
 }
 
-fn command(c: &crate::registry::model::Command) -> Command {
+fn command(c: &RegistryCommand) -> Command {
     match c {
-        crate::registry::model::Command::Shell(s) => Command::Text(text(s)),
-        crate::registry::model::Command::Exec(args) => Command::List(texts(args)),
+        RegistryCommand::Shell(s) => Command::Text(text(s)),
+        RegistryCommand::Exec(args) => Command::List(texts(args)),
     }
 }
 
@@ -223,7 +218,7 @@ fn environment(ctx: &Context, s: &Service, out: &mut model::Service) {
             }
             v if v.holds_secret() => secret_vars.push(key),
             EnvValue::Text(t) => {
-                out.environment.insert(key.clone(), render_template(t));
+                out.environment.insert(key.clone(), template_text(t));
             }
             EnvValue::Var(v) => {
                 out.environment
@@ -239,16 +234,15 @@ fn environment(ctx: &Context, s: &Service, out: &mut model::Service) {
     }
     if !secret_vars.is_empty() {
         let file = ctx.layout.path(&paths::runtime_env_file(&s.name.value));
-        out.notes.insert(
-            "env_file",
-            format!(
-                "{} {}, so {} not in this file: `muster secrets export compose` writes {} to {file}",
-                secret_vars.join(", "),
-                if secret_vars.len() == 1 { "holds a secret" } else { "hold secrets" },
-                if secret_vars.len() == 1 { "its value is" } else { "their values are" },
-                if secret_vars.len() == 1 { "it" } else { "them" },
-            ),
+        let (holds, values, them) = match secret_vars.len() {
+            1 => ("holds a secret", "its value is", "it"),
+            _ => ("hold secrets", "their values are", "them"),
+        };
+        let note = format!(
+            "{} {holds}, so {values} not in this file: `muster secrets export compose` writes {them} to {file}",
+            secret_vars.join(", ")
         );
+        out.notes.insert("env_file", note);
         out.env_file.push(file);
     }
 }
@@ -407,12 +401,12 @@ fn healthcheck(s: &Service, out: &mut model::Service) {
             });
             return;
         }
-        HealthCheck::Exec(crate::registry::model::Command::Exec(args)) => {
+        HealthCheck::Exec(RegistryCommand::Exec(args)) => {
             let mut test = vec!["CMD".to_string()];
             test.extend(texts(args));
             test
         }
-        HealthCheck::Exec(crate::registry::model::Command::Shell(sh)) => {
+        HealthCheck::Exec(RegistryCommand::Shell(sh)) => {
             vec!["CMD-SHELL".to_string(), text(sh)]
         }
         HealthCheck::Http(http) => {
