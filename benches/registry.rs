@@ -20,6 +20,10 @@ use muster::graph::{DepGraph, resolve_selection};
 use muster::registry;
 use muster::source::SourceFile;
 
+/// The allocator the `muster` binary uses, so the numbers are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PHASES: [&str; 6] = ["core", "databases", "auth", "apps", "ai", "monitoring"];
 
 /// A valid registry of `n` services: phases, groups (some of groups), networks, volumes,

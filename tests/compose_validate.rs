@@ -541,13 +541,26 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let label = format!("label=com.docker.compose.project={}", self.project);
-        for (kind, list) in [
-            ("container", vec!["ps", "-aq", "--filter"]),
-            ("network", vec!["network", "ls", "-q", "--filter"]),
-            ("volume", vec!["volume", "ls", "-q", "--filter"]),
-        ] {
-            let out = Command::new("docker").args(&list).arg(&label).output();
-            let ids: Vec<String> = out
+        // Compose v1 labels containers and networks, not volumes: those go by name.
+        let volumes = format!("name={}_", self.project);
+        let steps: [(&[&str], &str, &[&str]); 3] = [
+            (&["ps", "-aq", "--filter"], &label, &["rm", "-f"]),
+            (
+                &["network", "ls", "-q", "--filter"],
+                &label,
+                &["network", "rm"],
+            ),
+            (
+                &["volume", "ls", "-q", "--filter"],
+                &volumes,
+                &["volume", "rm", "-f"],
+            ),
+        ];
+        for (list, filter, remove) in steps {
+            let ids: Vec<String> = Command::new("docker")
+                .args(list)
+                .arg(filter)
+                .output()
                 .map(|o| {
                     String::from_utf8_lossy(&o.stdout)
                         .split_whitespace()
@@ -555,15 +568,9 @@ impl Drop for Cleanup {
                         .collect()
                 })
                 .unwrap_or_default();
-            if ids.is_empty() {
-                continue;
+            if !ids.is_empty() {
+                let _ = Command::new("docker").args(remove).args(&ids).output();
             }
-            let rm: &[&str] = match kind {
-                "container" => &["rm", "-f"],
-                "network" => &["network", "rm"],
-                _ => &["volume", "rm", "-f"],
-            };
-            let _ = Command::new("docker").args(rm).args(&ids).output();
         }
         if !self.tags.is_empty() {
             let _ = Command::new("docker").arg("rmi").args(&self.tags).output();
