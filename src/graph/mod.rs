@@ -172,7 +172,7 @@ impl<'r> DepGraph<'r> {
     pub fn plan(&self, closure: &Closure) -> Plan {
         let mut phases: Vec<PlannedPhase> = Vec::new();
         // Sorted by (declared?, order, declaration position): undeclared phases go last.
-        let phase_of = |service: &str| -> ((bool, i64, usize), String) {
+        let phase_of = |service: &str| -> (PhaseKey, String) {
             let s = &self.reg.services[service];
             match s
                 .phase
@@ -183,7 +183,7 @@ impl<'r> DepGraph<'r> {
                 None => ((true, 0, 0), IMPLICIT_PHASE.to_string()),
             }
         };
-        let mut by_phase: IndexMap<String, ((bool, i64, usize), Vec<&str>)> = IndexMap::new();
+        let mut by_phase: IndexMap<String, (PhaseKey, Vec<&str>)> = IndexMap::new();
         for name in closure.services.keys() {
             let (key, phase) = phase_of(name);
             by_phase
@@ -254,6 +254,9 @@ impl<'r> DepGraph<'r> {
         order
     }
 }
+
+/// Sorts phases: (undeclared, order, declaration position); undeclared phases go last.
+type PhaseKey = (bool, i64, usize);
 
 /// Why a service is part of a closure.
 #[derive(Debug, Clone, PartialEq, Eq)]

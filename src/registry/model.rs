@@ -533,7 +533,8 @@ pub enum MountSource {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// A string: run by a shell.
+    /// A string. For `command`/`entrypoint` it is split into words as Compose does (no
+    /// shell); for a health check it is run by a shell (`CMD-SHELL`).
     Shell(String),
     /// A list: run as is.
     Exec(Vec<String>),
