@@ -440,4 +440,88 @@ fn main() {
     if rows.iter().any(|r| r.over) {
         println!("\nOVER BUDGET: the stage columns show where the time goes");
     }
+    generation_table(&only);
+}
+
+/// `muster gen compose docs env` without the CLI: load and check the base and every
+/// environment, render the Compose files, docs (with the graph files) and `.env.example`,
+/// then write them with digests into an empty folder. Median of N runs, each into a fresh
+/// folder.
+fn generation_table(only: &[usize]) {
+    use muster::generate::targets::{self, Inputs, Target};
+    use muster::generate::writer;
+    println!(
+        "\ngen compose docs env: check_one per environment, render, write into an empty folder"
+    );
+    println!(
+        "{:>8} | {:>4} | {:>9} | {:>9} | {:>9} | {:>7} | {:>6}",
+        "services", "runs", "files", "median ms", "render ms", "budget", "result"
+    );
+    for (services, runs, budget) in [(50, 21, 20.0), (500, 7, f64::NAN), (5_000, 5, 1000.0)] {
+        if !only.is_empty() && !only.contains(&services) {
+            continue;
+        }
+        let source = Arc::new(SourceFile::new("muster.yaml", registry_text(services)));
+        let mut totals = Vec::new();
+        let mut renders = Vec::new();
+        let mut files = 0;
+        for _ in 0..runs + 1 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let start = Instant::now();
+            let base = muster::check::check_one(source.clone(), None);
+            let reg = base.loaded.registry.as_ref().expect("valid registry");
+            let environments: Vec<(String, muster::registry::Registry)> = reg
+                .environments
+                .keys()
+                .map(|name| {
+                    let env = muster::check::check_one(source.clone(), Some(name));
+                    (
+                        name.clone(),
+                        env.loaded.registry.expect("valid environment"),
+                    )
+                })
+                .collect();
+            let rendering = Instant::now();
+            let inputs = Inputs {
+                registry: reg,
+                base: reg,
+                environments: &environments,
+            };
+            if std::env::var_os("MUSTER_BENCH_STAGES").is_some() {
+                for t in [Target::Compose, Target::Docs, Target::Graph, Target::Env] {
+                    let at = Instant::now();
+                    targets::render(&[t], &inputs).expect("supported");
+                    eprintln!("  {services} services: {t} {:.1} ms", ms(at.elapsed()));
+                }
+            }
+            let set = targets::render(&[Target::Compose, Target::Docs, Target::Env], &inputs)
+                .expect("supported targets");
+            renders.push(rendering.elapsed());
+            let plan =
+                writer::plan(dir.path(), &set.files, &set.folders, "muster.yaml").expect("plan");
+            writer::apply(&plan, false).expect("write");
+            totals.push(start.elapsed());
+            files = set.files.len();
+        }
+        // The first run warms caches and the allocator.
+        totals.remove(0);
+        renders.remove(0);
+        let total = ms(median(totals));
+        let verdict = if budget.is_nan() {
+            "-"
+        } else if total <= budget {
+            "OK"
+        } else {
+            "OVER"
+        };
+        let budget = if budget.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{budget} ms")
+        };
+        println!(
+            "{services:>8} | {runs:>4} | {files:>9} | {total:>9.2} | {:>9.2} | {budget:>7} | {verdict:>6}",
+            ms(median(renders))
+        );
+    }
 }
