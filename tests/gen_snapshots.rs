@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use muster::check::check_one;
+use muster::generate::GeneratedFile;
 use muster::generate::targets::{self, Inputs, Target};
 use muster::registry::Registry;
 use muster::source::SourceFile;
@@ -20,24 +21,29 @@ fn load(example: &str, env: Option<&str>) -> Registry {
     report.loaded.registry.unwrap()
 }
 
+/// The files of `wanted` for an example, with every environment of it merged.
+fn render(example: &str, wanted: &[Target]) -> Vec<GeneratedFile> {
+    let base = load(example, None);
+    let environments: Vec<(String, Registry)> = base
+        .environments
+        .keys()
+        .map(|name| (name.clone(), load(example, Some(name))))
+        .collect();
+    let inputs = Inputs {
+        registry: &base,
+        base: &base,
+        environments: &environments,
+    };
+    targets::render(wanted, &inputs).unwrap().files
+}
+
 #[test]
 fn every_generated_file_of_every_example() {
     for example in ["homelab", "selfhosted", "microservices", "nomad"] {
-        let base = load(example, None);
-        let environments: Vec<(String, Registry)> = base
-            .environments
-            .keys()
-            .map(|name| (name.clone(), load(example, Some(name))))
-            .collect();
-        let inputs = Inputs {
-            registry: &base,
-            base: &base,
-            environments: &environments,
-        };
         let all = [Target::Compose, Target::Env, Target::Docs, Target::Graph];
-        let set = targets::render(&all, &inputs).unwrap();
-        assert!(set.files.len() >= 6, "{example}: {} files", set.files.len());
-        for file in &set.files {
+        let files = render(example, &all);
+        assert!(files.len() >= 6, "{example}: {} files", files.len());
+        for file in &files {
             let name = format!("{example}__{}", file.path.display()).replace(['/', '.'], "_");
             insta::with_settings!({
                 snapshot_path => "fixtures/generated",
@@ -54,22 +60,7 @@ fn every_generated_file_of_every_example() {
 #[test]
 fn generation_is_deterministic() {
     for example in ["homelab", "microservices"] {
-        let render = || {
-            let base = load(example, None);
-            let environments: Vec<(String, Registry)> = base
-                .environments
-                .keys()
-                .map(|name| (name.clone(), load(example, Some(name))))
-                .collect();
-            let inputs = Inputs {
-                registry: &base,
-                base: &base,
-                environments: &environments,
-            };
-            targets::render(&[Target::Compose, Target::Env, Target::Docs], &inputs)
-                .unwrap()
-                .files
-        };
-        assert_eq!(render(), render());
+        let wanted = [Target::Compose, Target::Env, Target::Docs];
+        assert_eq!(render(example, &wanted), render(example, &wanted));
     }
 }
