@@ -101,3 +101,15 @@ pub fn check_source(source: Arc<SourceFile>, env: Option<&str>) -> Report {
     }
     report
 }
+
+/// A registry for unit tests elsewhere in the crate: loaded and checked, with no errors.
+#[cfg(test)]
+pub(crate) fn registry_for_test(text: &str) -> Registry {
+    let source = Arc::new(SourceFile::new("muster.yaml", text));
+    let report = check_one(source, None);
+    assert_eq!(report.errors(), 0, "{:#?}", report.diagnostics);
+    report
+        .loaded
+        .registry
+        .expect("a registry without errors was decoded")
+}

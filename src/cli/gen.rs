@@ -4,13 +4,11 @@
 //! them. `--check` writes nothing and fails when anything is not up to date, for CI.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::{CmdResult, Exit, Failure, Global, Printer, workspace};
 use crate::generate::targets::{self, Inputs, Target};
 use crate::generate::writer::{self, Entry, Plan, State};
 use crate::registry::Registry;
-use crate::source::SourceFile;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -76,7 +74,7 @@ pub(super) fn prepare(
         .as_deref()
         .map(|dir| output_relative_to(dir, registry_dir));
     let load = |env: Option<&str>| -> Result<Registry, Failure> {
-        let mut reg = valid(printer, &source, env)?;
+        let mut reg = workspace::valid(printer, &source, env, "; nothing was generated")?;
         if let Some(output) = &output {
             reg.output = output.clone();
         }
@@ -122,41 +120,6 @@ pub(super) fn prepare(
     let plan = writer::plan(&root, &files.files, &files.folders, &registry_name)
         .map_err(|e| Failure::could_not(e.to_string()))?;
     Ok(Prepared { plan, shown_root })
-}
-
-/// The registry with `env` merged, refused (with its diagnostics printed) when it has errors.
-fn valid(
-    printer: &Printer,
-    source: &Arc<SourceFile>,
-    env: Option<&str>,
-) -> Result<Registry, Failure> {
-    let report = crate::check::check_one(source.clone(), env);
-    let errors: Vec<_> = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .cloned()
-        .collect();
-    if !errors.is_empty() {
-        printer.diagnostics(&errors, source, false);
-        let place = match env {
-            Some(env) => format!("{} (environment `{env}`)", source.name),
-            None => source.name.clone(),
-        };
-        return Err(Failure {
-            exit: Exit::Bad,
-            message: Some(format!(
-                "{place} has {} error{}; nothing was generated",
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
-            )),
-            hint: Some("fix them first; `muster check` lists every problem".into()),
-        });
-    }
-    Ok(report
-        .loaded
-        .registry
-        .expect("a registry without errors was decoded"))
 }
 
 fn unsupported(target: Target) -> Failure {

@@ -349,15 +349,7 @@ fn rotate(global: &Global, printer: &Printer, args: RotateArgs) -> CmdResult {
     let (reg, paths) = load(global, printer, args.env.as_deref())?;
     let env = read_env(&paths)?;
     let now = sec::now();
-    let mut store = Store::open(
-        &paths,
-        Open {
-            write: true,
-            plaintext: false,
-        },
-        &now,
-    )
-    .map_err(failure)?;
+    let mut store = open_for_writing(&paths, &now)?;
     let rotated = rotate::rotate(
         &reg,
         &env,
@@ -485,15 +477,7 @@ fn set(global: &Global, printer: &Printer, args: SetArgs) -> CmdResult {
     text.truncate(keep);
     let value = SecretValue::new(text);
     let now = sec::now();
-    let mut store = Store::open(
-        &paths,
-        Open {
-            write: true,
-            plaintext: false,
-        },
-        &now,
-    )
-    .map_err(failure)?;
+    let mut store = open_for_writing(&paths, &now)?;
     let recomputed = generate::set_value(&reg, &paths, &mut store.data, &args.name, value, &now)
         .map_err(failure)?;
     for note in store.save(&now).map_err(failure)? {
@@ -547,15 +531,7 @@ fn recipients(global: &Global, printer: &Printer, command: RecipientsCommand) ->
             let key = parse_recipient(&key)
                 .map_err(|e| Failure::could_not(e).hint("ask for the output of `muster secrets recipients list` (the line marked `(you)`)"))?
                 .to_string();
-            let mut store = Store::open(
-                &paths,
-                Open {
-                    write: true,
-                    plaintext: false,
-                },
-                &now,
-            )
-            .map_err(failure)?;
+            let mut store = open_for_writing(&paths, &now)?;
             let mut list = Recipients::read(&paths.recipients).map_err(failure)?;
             if list.contains(&key) {
                 printer.note(&format!("{key} is already a recipient"));
@@ -568,15 +544,7 @@ fn recipients(global: &Global, printer: &Printer, command: RecipientsCommand) ->
         }
         RecipientsCommand::Remove { key, force } => {
             let key = key.trim().to_string();
-            let mut store = Store::open(
-                &paths,
-                Open {
-                    write: true,
-                    plaintext: false,
-                },
-                &now,
-            )
-            .map_err(failure)?;
+            let mut store = open_for_writing(&paths, &now)?;
             let mut list = Recipients::read(&paths.recipients).map_err(failure)?;
             if !list.contains(&key) {
                 return Err(Failure::could_not(format!(
@@ -698,4 +666,17 @@ fn export(global: &Global, printer: &Printer, args: ExportArgs) -> CmdResult {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// Opens the existing store (encrypted or plain, whichever is there) to change it.
+fn open_for_writing(paths: &Paths, now: &str) -> Result<Store, Failure> {
+    Store::open(
+        paths,
+        Open {
+            write: true,
+            plaintext: false,
+        },
+        now,
+    )
+    .map_err(failure)
 }

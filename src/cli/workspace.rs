@@ -23,6 +23,18 @@ pub fn load_valid(
     env: Option<&str>,
 ) -> Result<(Arc<SourceFile>, Registry), Failure> {
     let source = read_source(global)?;
+    let registry = valid(printer, &source, env, "")?;
+    Ok((source, registry))
+}
+
+/// The registry in `source` with `env` merged, or a refusal (its errors printed, then a
+/// message ending in `consequence`, e.g. "; nothing was generated").
+pub fn valid(
+    printer: &Printer,
+    source: &Arc<SourceFile>,
+    env: Option<&str>,
+    consequence: &str,
+) -> Result<Registry, Failure> {
     let report = crate::check::check_one(source.clone(), env);
     let errors: Vec<_> = report
         .diagnostics
@@ -31,21 +43,23 @@ pub fn load_valid(
         .cloned()
         .collect();
     if !errors.is_empty() {
-        printer.diagnostics(&errors, &source, false);
+        printer.diagnostics(&errors, source, false);
+        let place = match env {
+            Some(env) => format!("{} (environment `{env}`)", source.name),
+            None => source.name.clone(),
+        };
         return Err(Failure {
             exit: Exit::Bad,
             message: Some(format!(
-                "{} has {} error{}",
-                source.name,
+                "{place} has {} error{}{consequence}",
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" }
             )),
             hint: Some("fix them first; `muster check` lists every problem".into()),
         });
     }
-    let registry = report
+    Ok(report
         .loaded
         .registry
-        .expect("a registry without errors was decoded");
-    Ok((source, registry))
+        .expect("a registry without errors was decoded"))
 }

@@ -5,11 +5,7 @@ use super::*;
 use crate::registry::load;
 use crate::source::SourceFile;
 
-fn registry(text: &str) -> Registry {
-    let loaded = load(Arc::new(SourceFile::new("muster.yaml", text)), None);
-    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
-    loaded.registry.unwrap()
-}
+use crate::check::registry_for_test as registry;
 
 const STACK: &str = r#"
 version: 1

@@ -394,12 +394,7 @@ mod tests {
         assert_eq!(shell_join(&args), r#"sh -c 'echo '\''$x'\'''"#);
     }
 
-    fn load(yaml: &str) -> Registry {
-        let source = std::sync::Arc::new(crate::source::SourceFile::new("muster.yaml", yaml));
-        let report = crate::check::check_one(source, None);
-        assert!(report.errors() == 0, "{:?}", report.diagnostics);
-        report.loaded.registry.unwrap()
-    }
+    use crate::check::registry_for_test as load;
 
     #[test]
     fn a_registry_without_phases_has_one_table() {

@@ -191,12 +191,7 @@ mod tests {
         assert_eq!(quote("a#b"), "'a#b'");
     }
 
-    fn load(yaml: &str) -> Registry {
-        let source = std::sync::Arc::new(crate::source::SourceFile::new("muster.yaml", yaml));
-        let report = crate::check::check_one(source, None);
-        assert!(report.errors() == 0, "{:?}", report.diagnostics);
-        report.loaded.registry.unwrap()
-    }
+    use crate::check::registry_for_test as load;
 
     #[test]
     fn every_variable_and_secret_is_listed_without_values() {

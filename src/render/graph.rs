@@ -391,11 +391,8 @@ fn dot_id(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
-    use crate::registry::load;
-    use crate::source::SourceFile;
 
     /// Seven enabled services in three phases: two critical, a job, an optional dependency,
     /// each kind of condition; plus a disabled service that must not appear.
@@ -448,11 +445,7 @@ services:
     depends_on: [postgres]
 "#;
 
-    pub(super) fn registry(text: &str) -> Registry {
-        let loaded = load(Arc::new(SourceFile::new("muster.yaml", text)), None);
-        assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
-        loaded.registry.expect("a registry")
-    }
+    pub(super) use crate::check::registry_for_test as registry;
 
     const ENABLED: [&str; 7] = [
         "proxy", "postgres", "cache", "migrate", "api", "web", "worker",
