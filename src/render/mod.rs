@@ -10,3 +10,4 @@ pub mod compose;
 pub mod docs;
 pub mod env_example;
 pub mod graph;
+pub mod yaml;

@@ -42,7 +42,7 @@
 //!   cluster engines.
 //!
 //! Everything is built as typed data (`model.rs`), turned into `serde_norway` values (where
-//! `extra.compose` and `x-` keys merge in), and written by [`yaml`], which quotes for YAML 1.1
+//! `extra.compose` and `x-` keys merge in), and written by [`yaml`](crate::render::yaml), which quotes for YAML 1.1
 //! readers too.
 
 mod model;
@@ -52,7 +52,6 @@ mod probe;
 mod profiles;
 mod resources;
 mod service;
-pub mod yaml;
 
 use indexmap::IndexSet;
 use serde_norway::{Mapping, Value};
@@ -61,6 +60,7 @@ use crate::generate::{GeneratedFile, Syntax};
 use crate::registry::model::{Registry, Verbatim};
 use crate::registry::values::{Template, parse_template};
 
+use crate::render::yaml;
 use paths::Layout;
 use service::Context;
 

@@ -138,7 +138,7 @@ networks:
   backend: {}
 ",
         );
-        let out = super::super::yaml::to_string(&Value::Mapping(diff(&base, &env)));
+        let out = crate::render::yaml::to_string(&Value::Mapping(diff(&base, &env)));
         assert_eq!(
             out,
             "services:

@@ -1,4 +1,4 @@
-//! YAML text for Compose files, written so that every YAML reader Compose uses reads back
+//! YAML text for generated files, written so that every YAML reader (Compose v1 and v2, kubectl, the Docker CLI) reads back
 //! exactly the value that was written.
 //!
 //! Compose v2 reads YAML 1.2; Compose v1 reads YAML 1.1 (PyYAML), where a plain `no` is a
