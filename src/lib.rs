@@ -8,6 +8,7 @@ pub mod examples;
 pub mod fsutil;
 pub mod generate;
 pub mod graph;
+pub mod import;
 pub mod registry;
 pub mod render;
 pub mod runtime;

@@ -83,6 +83,21 @@ impl Writer {
     }
 }
 
+/// A mapping key, quoted as every string this writer writes.
+pub fn write_key(out: &mut String, key: &str) {
+    write_string(out, key);
+}
+
+/// Writes `key:` and then `value` as [`to_string`] would below a key at `indent`, ending with
+/// a newline: for writers that lay out some levels themselves (to put comments between
+/// entries) and leave the rest to this one.
+pub fn write_entry(out: &mut String, key: &str, value: &Value, indent: usize) {
+    pad(out, indent);
+    write_string(out, key);
+    out.push(':');
+    write_after_indicator(out, value, indent);
+}
+
 /// Whether a value is written on the line of its key (scalars and empty collections).
 fn is_inline(value: &Value) -> bool {
     match value {
