@@ -8,6 +8,7 @@ mod down;
 mod r#gen;
 mod graph;
 mod health;
+mod import;
 mod init;
 mod live;
 mod logs;
@@ -135,6 +136,9 @@ pub enum Command {
     Gen(r#gen::Args),
     /// Show what `muster gen` would change, as a unified diff
     Diff(diff::Args),
+    /// Write a muster.yaml from an existing setup (Compose files, other registries)
+    #[command(subcommand)]
+    Import(import::Command),
     /// Start the selection phase by phase, waiting on health, with a deadline per phase
     Up(up::Args),
     /// Stop the selection in reverse order, keeping what running services still need
@@ -177,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&cli.global, &printer, args),
         Command::Gen(args) => r#gen::run(&cli.global, &printer, args),
         Command::Diff(args) => diff::run(&cli.global, &printer, args),
+        Command::Import(cmd) => import::run(&cli.global, &printer, cmd),
         Command::Up(args) => up::run(&cli.global, &printer, args),
         Command::Down(args) => down::run(&cli.global, &printer, args),
         Command::Status(args) => status::run(&cli.global, &printer, args),

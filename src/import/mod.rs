@@ -6,6 +6,7 @@
 //! Importers never change meaning to make a registry pass `muster check`: a mistake of the
 //! source stays in the registry, where `check` names it.
 
+pub mod compose;
 pub mod draft;
 
 use std::sync::Arc;

@@ -1,0 +1,116 @@
+//! `muster import`: turn an existing setup into a `muster.yaml`.
+//!
+//! Each source is one subcommand; they share the output options and the way findings are
+//! shown: rendered like `muster check` does, errors mean nothing is written (exit 1), and an
+//! existing output file is replaced only with `--force`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+
+use super::{CmdResult, Exit, Failure, Global, Printer};
+use crate::import::{Finding, Imported};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One or several Compose files, merged as `docker compose -f A -f B` merges them
+    Compose {
+        /// The Compose files, in the order `-f` would take them
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// Where the imported registry goes.
+#[derive(Debug, clap::Args)]
+pub struct Output {
+    /// The registry file to write
+    #[arg(short, long, value_name = "PATH", default_value = crate::registry::FILE_NAME)]
+    output: PathBuf,
+    /// Replace the output file if it exists
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(_global: &Global, printer: &Printer, command: Command) -> CmdResult {
+    match command {
+        Command::Compose { files, output } => {
+            refuse_existing(&output)?;
+            let imported = crate::import::compose::import(&files).map_err(Failure::could_not)?;
+            finish(printer, &output, imported, &describe(&files))
+        }
+    }
+}
+
+/// The sources named in messages: `a.yml` or `a.yml + b.yml`.
+fn describe(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn refuse_existing(output: &Output) -> Result<(), Failure> {
+    if output.output.exists() && !output.force {
+        return Err(
+            Failure::could_not(format!("{} already exists", output.output.display()))
+                .hint("pass --force to replace it, or -o to write another file"),
+        );
+    }
+    Ok(())
+}
+
+/// Shows the findings, then writes the registry unless there was an error.
+fn finish(printer: &Printer, output: &Output, imported: Imported, source: &str) -> CmdResult {
+    show_findings(printer, &imported.findings);
+    let errors = imported
+        .findings
+        .iter()
+        .filter(|f| f.diagnostic.is_error())
+        .count();
+    let warnings = imported.findings.len() - errors;
+    if errors > 0 {
+        return Err(Failure {
+            exit: Exit::Bad,
+            message: Some(format!(
+                "{source} has {errors} error{}; nothing was written",
+                plural(errors)
+            )),
+            hint: Some("fix the source, then import again".into()),
+        });
+    }
+    write(&output.output, &imported.draft.to_yaml())?;
+    let services = imported
+        .draft
+        .get(&["services"])
+        .and_then(|s| s.as_mapping())
+        .map_or(0, |m| m.len());
+    printer.out(&format!(
+        "wrote {} from {source} ({services} service{}, {warnings} warning{})",
+        output.output.display(),
+        plural(services),
+        plural(warnings)
+    ));
+    printer.note("next: `muster check`, then `muster gen` and compare with the source");
+    Ok(Exit::Ok)
+}
+
+/// Renders the findings on stderr, one run per file they point into.
+fn show_findings(printer: &Printer, findings: &[Finding]) {
+    for run in findings.chunk_by(|a, b| std::sync::Arc::ptr_eq(&a.file, &b.file)) {
+        let diagnostics: Vec<_> = run.iter().map(|f| f.diagnostic.clone()).collect();
+        printer.diagnostics(&diagnostics, &run[0].file, false);
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    crate::fsutil::write_atomic(path, text.as_bytes())
+        .map_err(|e| Failure::could_not(format!("cannot write {}: {e}", path.display())))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
