@@ -70,13 +70,9 @@ pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<PathBuf, String> 
 /// Parses and decodes `source`, with environment `env` merged in when given. Never fails:
 /// problems (including an unknown environment) come back as diagnostics.
 pub fn load(source: Arc<SourceFile>, env: Option<&str>) -> Loaded {
-    let root = match yaml::parse_all_errors(&source, SYNTAX_ERROR_LIMIT) {
+    let root = match parse(&source) {
         Ok(root) => root,
-        Err(errors) => {
-            let diagnostics = errors
-                .into_iter()
-                .map(|e| syntax_diagnostic(&source, e))
-                .collect();
+        Err(diagnostics) => {
             return Loaded {
                 source,
                 registry: None,
@@ -87,6 +83,17 @@ pub fn load(source: Arc<SourceFile>, env: Option<&str>) -> Loaded {
         }
     };
     decode(source, Arc::new(root), env)
+}
+
+/// Parses `source` as YAML with locations; every syntax error (up to a limit) comes back as
+/// the diagnostic `check` prints, so importers report broken input the same way.
+pub fn parse(source: &SourceFile) -> Result<yaml::Node, Vec<Diagnostic>> {
+    yaml::parse_all_errors(source, SYNTAX_ERROR_LIMIT).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| syntax_diagnostic(source, e))
+            .collect()
+    })
 }
 
 /// Decodes another environment of an already loaded registry, without parsing it again.
