@@ -11,11 +11,11 @@ use crate::registry::model::{self, Registry};
 pub enum Target {
     /// Docker Compose files under compose/
     Compose,
-    /// Docker Swarm stack and deploy script under swarm/ (not yet supported)
+    /// Docker Swarm stack, phase files and deploy script under swarm/
     Swarm,
-    /// Kustomize base and overlays under kubernetes/ (not yet supported)
+    /// Kustomize base and overlays, and a deploy script, under kubernetes/
     Kubernetes,
-    /// Nomad jobs and infrastructure under nomad/ (not yet supported)
+    /// Nomad jobs and infrastructure under nomad/
     Nomad,
     /// .env.example: every variable, documented
     Env,
@@ -63,13 +63,19 @@ impl Target {
     pub fn is_supported(self) -> bool {
         matches!(
             self,
-            Target::Compose | Target::Env | Target::Docs | Target::Graph
+            Target::Compose
+                | Target::Swarm
+                | Target::Kubernetes
+                | Target::Nomad
+                | Target::Env
+                | Target::Docs
+                | Target::Graph
         )
     }
 
     /// Whether the target needs every environment's merged registry, not only one.
     pub fn needs_environments(self) -> bool {
-        matches!(self, Target::Compose)
+        matches!(self, Target::Compose | Target::Swarm | Target::Kubernetes)
     }
 
     /// Folders (relative to the output folder) that only this target writes into: a file
@@ -147,10 +153,11 @@ pub fn render(targets: &[Target], inputs: &Inputs) -> Result<FileSet, Unsupporte
             Target::Docs => crate::render::docs::render(inputs.registry),
             Target::Graph => crate::render::docs::graph_files(inputs.registry),
             Target::Compose => crate::render::compose::render(inputs.base, inputs.environments),
-            // Checked above; each engine's renderer is wired here when it lands.
-            Target::Swarm | Target::Kubernetes | Target::Nomad => {
-                return Err(Unsupported(target));
+            Target::Kubernetes => {
+                crate::render::kubernetes::render(inputs.base, inputs.environments)
             }
+            Target::Nomad => crate::render::nomad::render(inputs.base),
+            Target::Swarm => crate::render::swarm::render(inputs.base, inputs.environments),
         };
         for file in produced {
             if seen.insert(file.path.clone()) {
@@ -169,30 +176,58 @@ mod tests {
     #[test]
     fn defaults_follow_the_registry_targets_and_what_exists() {
         let mut reg = Registry::default();
-        assert_eq!(
-            Target::defaults(&reg),
-            vec![Target::Compose, Target::Env, Target::Docs, Target::Graph]
-        );
+        let supported: Vec<Target> = Target::ALL
+            .into_iter()
+            .filter(|t| t.is_supported())
+            .collect();
+        assert_eq!(Target::defaults(&reg), supported);
         reg.targets = vec![model::Spanned::new(
             model::Target::Nomad,
             crate::source::Span::default(),
         )];
-        assert!(!Target::defaults(&reg).contains(&Target::Compose));
+        let defaults = Target::defaults(&reg);
+        assert!(!defaults.contains(&Target::Compose));
+        assert!(defaults.contains(&Target::Nomad) && defaults.contains(&Target::Docs));
+    }
+
+    #[test]
+    fn kubernetes_renders_every_environment_into_its_folder() {
+        assert!(Target::Kubernetes.is_supported() && Target::Kubernetes.needs_environments());
+        let mut reg = Registry::default();
+        reg.name = model::Spanned::new("shop".into(), crate::source::Span::default());
+        let environments = vec![("prod".to_string(), reg.clone())];
+        let inputs = Inputs {
+            registry: &reg,
+            base: &reg,
+            environments: &environments,
+        };
+        let set = render(&[Target::Kubernetes], &inputs).unwrap();
+        assert_eq!(set.folders, [PathBuf::from("kubernetes")]);
+        let paths: Vec<_> = set.files.iter().map(|f| f.path.clone()).collect();
+        assert!(paths.contains(&PathBuf::from("kubernetes/base/kustomization.yaml")));
+        assert!(paths.contains(&PathBuf::from(
+            "kubernetes/overlays/prod/kustomization.yaml"
+        )));
+        assert!(paths.contains(&PathBuf::from("kubernetes/deploy.sh")));
     }
 
     #[test]
     fn unsupported_targets_are_refused_by_name() {
+        // Meaningful only while some engine still has no renderer.
+        let Some(missing) = Target::ALL.into_iter().find(|t| !t.is_supported()) else {
+            return;
+        };
         let reg = Registry::default();
         let inputs = Inputs {
             registry: &reg,
             base: &reg,
             environments: &[],
         };
-        let err = render(&[Target::Docs, Target::Nomad], &inputs).unwrap_err();
-        assert_eq!(err, Unsupported(Target::Nomad));
+        let err = render(&[Target::Docs, missing], &inputs).unwrap_err();
+        assert_eq!(err, Unsupported(missing));
         assert_eq!(
             err.to_string(),
-            "generating nomad files is not yet supported"
+            format!("generating {missing} files is not yet supported")
         );
     }
 }

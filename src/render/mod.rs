@@ -10,4 +10,7 @@ pub mod compose;
 pub mod docs;
 pub mod env_example;
 pub mod graph;
+pub mod kubernetes;
+pub mod nomad;
+pub mod swarm;
 pub mod yaml;
