@@ -316,3 +316,98 @@ secrets:
     assert!(out.status.success(), "{}", output_text(&out));
     stack.wait_for("app", "healthy");
 }
+
+/// Takes a stack started with `muster up` down when the test ends.
+struct MusterStack<'p>(&'p Project);
+
+impl Drop for MusterStack<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.muster().args(["down", "all", "--yes"]).output();
+    }
+}
+
+/// The whole rotation, through the generated Compose file: `muster up`, then `rotate
+/// --restart`. db's hook accepts the new password only from someone who knows the old one;
+/// then both are recreated with the new value, and app's health check passes only when the
+/// value it holds is the one db serves.
+#[test]
+fn rotate_with_restart_hands_the_new_value_to_every_user() {
+    if !image() || !tool_available("docker-compose", &["version"]) {
+        return;
+    }
+    let project = unique("mstrr");
+    let p = Project::new(&format!(
+        r#"
+version: 1
+name: {project}
+secrets:
+  db-password:
+    kind: password
+    on_rotate:
+      service: db
+      exec: ["sh", "-c", "[ \"$$(cat /tmp/www/pw)\" = \"$$MUSTER_OLD_VALUE\" ] && printf %s \"$$MUSTER_NEW_VALUE\" > /tmp/www/pw"]
+services:
+  db:
+    image: "{IMAGE}"
+    command: ["sh", "-c", "mkdir -p /tmp/www && printf %s \"$$PASSWORD\" > /tmp/www/pw && exec httpd -f -p 8080 -h /tmp/www"]
+    env: {{ PASSWORD: {{ secret: db-password }} }}
+    health:
+      exec: ["sh", "-c", "test -s /tmp/www/pw"]
+      interval: 1s
+  app:
+    image: "{IMAGE}"
+    command: ["sleep", "600"]
+    env: {{ PASSWORD: {{ secret: db-password }} }}
+    depends_on: [{{ service: db, condition: healthy }}]
+    health:
+      exec: ["sh", "-c", "[ \"$$(wget -qO- http://db:8080/pw)\" = \"$$PASSWORD\" ]"]
+      interval: 1s
+      retries: 2
+"#
+    ));
+    p.muster().args(["secrets", "generate"]).assert().success();
+    let _stack = MusterStack(&p);
+    let out = p.muster().args(["up", "all"]).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let container = |service: &str| {
+        docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+            "--filter",
+            &format!("label=com.docker.compose.service={service}"),
+        ])
+    };
+    let (db_before, app_before) = (container("db"), container("app"));
+    let old = p.value("db-password");
+
+    let out = p
+        .muster()
+        .args(["secrets", "rotate", "db-password", "--restart"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let new = p.value("db-password");
+    assert_ne!(new, old);
+    assert!(!text.contains(&new) && !text.contains(&old), "{text}");
+    assert!(
+        text.contains("ran on_rotate of db-password in db"),
+        "{text}"
+    );
+    assert!(text.contains("recreating db, app"), "{text}");
+
+    assert_ne!(container("db"), db_before, "db was recreated");
+    let app = container("app");
+    assert_ne!(app, app_before, "app was recreated");
+    assert_eq!(
+        docker(&["exec", &app, "sh", "-c", "printf %s \"$PASSWORD\""]),
+        new
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Health.Status}}", &app]),
+        "healthy",
+        "`up` waited until app accepted the new value"
+    );
+}

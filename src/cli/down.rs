@@ -201,7 +201,7 @@ fn confirm(printer: &Printer, volumes: &[String]) -> Result<(), Failure> {
 
 /// Stops and removes the containers of `stop`: each service once every service of `stop`
 /// that needs it is down, independent ones together.
-async fn stop_in_order(
+pub(super) async fn stop_in_order(
     stack: &Stack,
     engine: &Hosts,
     observed: &observe::Observed,

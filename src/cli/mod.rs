@@ -14,6 +14,7 @@ mod live;
 mod logs;
 mod output;
 mod plan;
+mod restart;
 mod schema;
 mod secrets;
 mod services;

@@ -76,6 +76,10 @@ pub struct RotateArgs {
     /// Do not run the secret's `on_rotate` command (update the service yourself)
     #[arg(long)]
     no_hook: bool,
+    /// Recreate the running services that use it, phase by phase with health waits, so
+    /// they read the new value
+    #[arg(long)]
+    restart: bool,
     /// Use this environment's registry (merged)
     #[arg(long, value_name = "NAME")]
     env: Option<String>,
@@ -383,7 +387,11 @@ fn rotate(global: &Global, printer: &Printer, args: RotateArgs) -> CmdResult {
     if rotated.users.is_empty() {
         printer.note("no service uses it");
     } else {
-        printer.out("used by (restart them to use the new value, after `muster secrets export`):");
+        printer.out(if args.restart {
+            "used by:"
+        } else {
+            "used by (`--restart` recreates the running ones so they read the new value):"
+        });
         let mut rows = Vec::new();
         for u in &rotated.users {
             let via = u
@@ -395,7 +403,17 @@ fn rotate(global: &Global, printer: &Printer, args: RotateArgs) -> CmdResult {
         }
         printer.out(table(&rows).trim_end());
     }
-    Ok(Exit::Ok)
+    if !args.restart || rotated.users.is_empty() {
+        return Ok(Exit::Ok);
+    }
+    drop(store);
+    let mut services: Vec<String> = Vec::new();
+    for u in &rotated.users {
+        if !services.contains(&u.service) {
+            services.push(u.service.clone());
+        }
+    }
+    super::restart::recreate(global, printer, args.env.as_deref(), &services)
 }
 
 fn check(global: &Global, printer: &Printer, args: CheckArgs) -> CmdResult {

@@ -43,6 +43,20 @@ pub struct Args {
     no_wait: bool,
 }
 
+impl Args {
+    /// `muster up SERVICES [--env ENV]` with every other option at its default.
+    pub fn services(services: Vec<String>, env: Option<String>) -> Args {
+        Args {
+            selection: services,
+            env,
+            json: false,
+            keep_going: false,
+            rerun_jobs: false,
+            no_wait: false,
+        }
+    }
+}
+
 pub fn run(global: &Global, printer: &Printer, args: Args) -> CmdResult {
     let stack = stack::load(global, printer, args.env.as_deref())?;
     let selected = resolve_selection(&stack.reg, &args.selection).map_err(|e| {

@@ -13,6 +13,12 @@
 //!   crossings is kept), and heights from a least-squares placement that pulls each box
 //!   toward its neighbours while keeping the minimum spacing.
 //!
+//! Lanes grow with edges times the columns they cross, which is harmless for stacks people
+//! draw (a few hundred services) but quadratic for thousands of services in long chains. Past
+//! [`LANE_BUDGET`] lanes the edges are drawn directly from box to box (they may then cross
+//! boxes) and the subtitle says so; `graph.mmd` and `graph.dot` carry the same graph for a
+//! tool that lays out large graphs.
+//!
 //! Every number is written with one decimal, from computations that depend on nothing but
 //! the registry, so the same registry always gives the same bytes.
 
@@ -56,6 +62,8 @@ const MONO_EM: f64 = 0.61;
 /// Barycenter sweeps when ordering columns, and placement rounds when choosing heights.
 const SWEEPS: usize = 12;
 const ROUNDS: usize = 10;
+/// At most this many lanes (edges times the columns they cross, at worst) are routed.
+const LANE_BUDGET: usize = 50_000;
 
 const SANS: &str =
     "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', Helvetica, Arial, sans-serif";
@@ -139,6 +147,8 @@ struct Layout {
     columns: Vec<Column>,
     routes: Vec<Route>,
     bundles: Vec<Bundle>,
+    /// Whether edges run in lanes through the columns they cross, or directly.
+    routed: bool,
     /// One per phase of the view.
     bands: Vec<Band>,
     /// Box width per node.
@@ -152,7 +162,8 @@ impl Layout {
     fn new(view: &View) -> Layout {
         let widths: Vec<f64> = view.nodes.iter().map(|n| box_width(n.name)).collect();
         let (mut items, mut columns) = columns(view);
-        let (routes, bundles) = routes(view, &mut items, &mut columns);
+        let routed = lanes_at_most(view, &items) <= LANE_BUDGET;
+        let (routes, bundles) = routes(view, &mut items, &mut columns, routed);
         let links = links(&items, &routes);
         order(&items, &mut columns, &links);
         let mut layout = Layout {
@@ -160,6 +171,7 @@ impl Layout {
             columns,
             routes,
             bundles,
+            routed,
             bands: Vec::new(),
             widths,
             width: 0.0,
@@ -486,9 +498,22 @@ fn depth(v: usize, inside: &[Vec<usize>], layer: &mut [usize], state: &mut [u8])
     Some(l)
 }
 
+/// The number of lanes routing every edge would need, at worst (bundles share lanes).
+fn lanes_at_most(view: &View, items: &[Item]) -> usize {
+    view.edges
+        .iter()
+        .map(|e| items[e.from].col.abs_diff(items[e.to].col).saturating_sub(1))
+        .sum()
+}
+
 /// One route per edge (self-loops are not drawn), bundled by target, side and condition,
-/// with one lane per bundle in every column the bundle crosses.
-fn routes(view: &View, items: &mut Vec<Item>, columns: &mut [Column]) -> (Vec<Route>, Vec<Bundle>) {
+/// with one lane per bundle in every column the bundle crosses when `routed`.
+fn routes(
+    view: &View,
+    items: &mut Vec<Item>,
+    columns: &mut [Column],
+    routed: bool,
+) -> (Vec<Route>, Vec<Bundle>) {
     let mut routes: Vec<Route> = Vec::new();
     let mut bundles: Vec<Bundle> = Vec::new();
     let mut bundle_of: HashMap<(usize, bool, Condition, bool, Option<usize>), usize> =
@@ -516,7 +541,9 @@ fn routes(view: &View, items: &mut Vec<Item>, columns: &mut [Column]) -> (Vec<Ro
                 });
                 bundles.len() - 1
             });
-        let between: Vec<usize> = if cf > ct {
+        let between: Vec<usize> = if !routed {
+            Vec::new()
+        } else if cf > ct {
             (ct + 1..cf).rev().collect()
         } else {
             (cf + 1..ct).collect()
@@ -752,7 +779,12 @@ fn draw(view: &View, layout: &Layout) -> String {
         subtitle.push(format!("environment {env}"));
     }
     let subtitle = subtitle.join(" \u{b7} ");
-    let note = "arrows point from a service to what it needs; phases start left to right";
+    let note = if layout.routed {
+        "arrows point from a service to what it needs; phases start left to right"
+    } else {
+        "arrows point from a service to what it needs; phases start left to right; \
+         too many edges to route around boxes: graph.dot lays them out"
+    };
     let text_w = sans_width(&title, 18.0, true)
         .max(sans_width(&subtitle, 12.0, false))
         .max(sans_width(note, 11.0, false));
@@ -1448,6 +1480,29 @@ mod tests {
         );
         assert!(layout.columns.iter().all(|c| c.items.len() <= 11));
         assert!(layout.height < layout.width, "wider than tall");
+    }
+
+    #[test]
+    fn long_chains_past_the_lane_budget_draw_edges_directly() {
+        // s_i needs s_{i-1} and s_{i/2}: hundreds of columns, each far edge crossing most.
+        let mut text = String::from("version: 1\nname: chain\nservices:\n  s0: { image: s:1 }\n");
+        for i in 1..700 {
+            text.push_str(&format!(
+                "  s{i}: {{ image: s:1, depends_on: [s{}, s{}] }}\n",
+                i - 1,
+                i / 2
+            ));
+        }
+        let reg = registry(&text.replace("[s0, s0]", "[s0]"));
+        let view = View::new(&reg);
+        assert!(lanes_at_most(&view, &columns(&view).0) > LANE_BUDGET);
+        let layout = Layout::new(&view);
+        assert!(!layout.routed);
+        assert!(layout.items.iter().all(|it| it.kind != Kind::Lane));
+        assert_eq!(layout.routes.len(), view.edges.len());
+        let out = svg(&reg);
+        assert_well_formed(&out);
+        assert!(out.contains("too many edges to route"));
     }
 
     #[test]
