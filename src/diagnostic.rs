@@ -82,6 +82,12 @@ codes! {
     CriticalWithoutHealth = "M0902", Warning;
     EmptyPhase = "M0903", Warning;
     ImageHealthUnsupported = "M0904", Warning;
+    ImportUnmapped = "M1020", Warning;
+    ImportBadShape = "M1021", Error;
+    ImportInconsistent = "M1022", Warning;
+    ImportUnknownName = "M1023", Warning;
+    ImportNothing = "M1024", Error;
+    ImportUnreadable = "M1025", Error;
 }
 
 impl Serialize for Code {

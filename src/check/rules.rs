@@ -15,6 +15,41 @@ pub(super) fn check(reg: &Registry, refs: &References, out: &mut Vec<Diagnostic>
     warnings(reg, refs, out);
 }
 
+/// The fix for a dependency on a later phase. Moving the target is one edit only when
+/// nothing it requires starts later than the new phase; otherwise the one-line fix is to make
+/// the dependency optional, and moving means moving what the target requires too.
+fn later_phase_help(reg: &Registry, target: &Service, own_phase: &str, own: i64) -> String {
+    let name = &target.name.value;
+    let mut later = Vec::new();
+    let mut seen = HashSet::from([name.as_str()]);
+    let mut stack = vec![target];
+    while let Some(s) = stack.pop() {
+        for dep in s.depends_on.iter().filter(|d| !d.optional) {
+            let Some(next) = reg.services.get(&dep.service.value) else {
+                continue;
+            };
+            if !seen.insert(next.name.value.as_str()) {
+                continue;
+            }
+            let order = next.phase.as_ref().and_then(|p| reg.phase_order(&p.value));
+            if order.is_some_and(|o| o > own) {
+                later.push(format!("`{}`", next.name.value));
+            }
+            stack.push(next);
+        }
+    }
+    if later.is_empty() {
+        return format!(
+            "move `{name}` to phase `{own_phase}` or earlier, or make the dependency `{{ service: {name}, optional: true }}`"
+        );
+    }
+    later.sort();
+    format!(
+        "make the dependency `{{ service: {name}, optional: true }}`; moving `{name}` to phase `{own_phase}` would need {} moved too",
+        later.join(", ")
+    )
+}
+
 fn phases_and_conditions(reg: &Registry, out: &mut Vec<Diagnostic>) {
     for s in reg.services.values() {
         let own_order = s.phase.as_ref().and_then(|p| reg.phase_order(&p.value));
@@ -36,10 +71,7 @@ fn phases_and_conditions(reg: &Registry, out: &mut Vec<Diagnostic>) {
                         ),
                     )
                     .at(dep.service.span, "starts in a later phase")
-                    .help(format!(
-                        "move `{}` to phase `{own_phase}` or earlier, or make the dependency `{{ service: {}, optional: true }}`",
-                        target.name.value, target.name.value
-                    )),
+                    .help(later_phase_help(reg, target, own_phase, own)),
                 );
             }
             let Some(condition) = &dep.condition else {
@@ -252,5 +284,44 @@ fn warnings(reg: &Registry, refs: &References, out: &mut Vec<Diagnostic>) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::source::SourceFile;
+
+    fn later_phase_help(text: &str) -> String {
+        let report = crate::check::check_one(Arc::new(SourceFile::new("m.yaml", text)), None);
+        let d = report
+            .diagnostics
+            .iter()
+            .find(|d| d.code == crate::diagnostic::Code::LaterPhase)
+            .expect("a later-phase error");
+        d.help.clone().unwrap_or_default()
+    }
+
+    const REGISTRY: &str = "version: 1\nname: t\nphases:\n  apps: { order: 1 }\n  ai: { order: 2 }\n\
+        services:\n  web: { image: w, phase: apps, depends_on: [llm] }\n  llm: { image: l, phase: ai, depends_on: [DEP] }\n  \
+        gpu: { image: g, phase: ai }\n  db: { image: d, phase: apps }\n";
+
+    #[test]
+    fn the_hint_moves_the_target_when_that_is_one_edit() {
+        let help = later_phase_help(&REGISTRY.replace("DEP", "db"));
+        assert!(
+            help.starts_with("move `llm` to phase `apps` or earlier"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn the_hint_leads_with_optional_when_the_target_needs_a_later_phase_too() {
+        let help = later_phase_help(&REGISTRY.replace("DEP", "gpu"));
+        assert_eq!(
+            help,
+            "make the dependency `{ service: llm, optional: true }`; moving `llm` to phase `apps` would need `gpu` moved too"
+        );
     }
 }

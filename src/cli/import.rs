@@ -21,6 +21,14 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// A Datamancy `services.registry.yaml`
+    Datamancy {
+        /// The Datamancy registry
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// Where the imported registry goes.
@@ -41,7 +49,23 @@ pub fn run(_global: &Global, printer: &Printer, command: Command) -> CmdResult {
             let imported = crate::import::compose::import(&files).map_err(Failure::could_not)?;
             finish(printer, &output, imported, &describe(&files))
         }
+        Command::Datamancy { file, output } => {
+            refuse_existing(&output)?;
+            let dir = registry_dir(&output.output)?;
+            let imported = crate::import::datamancy::import(read(&file)?, &dir);
+            finish(printer, &output, imported, &file.display().to_string())
+        }
     }
+}
+
+/// The folder the registry will be written in, absolute (registry paths are relative to it).
+fn registry_dir(output: &Path) -> Result<PathBuf, Failure> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::could_not(format!("cannot read the current folder: {e}")))?;
+    Ok(match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => cwd.join(p),
+        _ => cwd,
+    })
 }
 
 /// The sources named in messages: `a.yml` or `a.yml + b.yml`.
@@ -104,6 +128,12 @@ fn show_findings(printer: &Printer, findings: &[Finding]) {
         let diagnostics: Vec<_> = run.iter().map(|f| f.diagnostic.clone()).collect();
         printer.diagnostics(&diagnostics, &run[0].file, false);
     }
+}
+
+/// A source file the importers of other systems' registries read.
+fn read(path: &Path) -> Result<std::sync::Arc<crate::source::SourceFile>, Failure> {
+    crate::source::SourceFile::read(path)
+        .map_err(|e| Failure::could_not(format!("cannot read {}: {e}", path.display())))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {

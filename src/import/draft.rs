@@ -14,9 +14,12 @@ use serde_norway::{Mapping, Value};
 use crate::render::yaml;
 
 /// The top-level keys of `muster.yaml`, in the order REGISTRY.md presents them.
-const SECTION_ORDER: [&str; 13] = [
+const SECTION_ORDER: [&str; 17] = [
+    "version",
     "name",
     "description",
+    "domain",
+    "output",
     "targets",
     "proxy",
     "defaults",
@@ -26,6 +29,7 @@ const SECTION_ORDER: [&str; 13] = [
     "groups",
     "networks",
     "volumes",
+    "engines",
     "services",
     "environments",
 ];

@@ -7,7 +7,12 @@
 //! source stays in the registry, where `check` names it.
 
 pub mod compose;
+pub mod datamancy;
 pub mod draft;
+mod reader;
+mod relocate;
+mod url_probe;
+mod variables;
 
 use std::sync::Arc;
 
