@@ -1,0 +1,182 @@
+//! `muster import datamancy | homelabhub | hatmax` on the real registries of the systems
+//! muster replaces (../shared/corpus/seed-projects, read in place), through the binary.
+//!
+//! Each import is snapshotted, then judged by what muster does with it: `check` names the
+//! source's own mistakes (and nothing else), `plan` gives the source's dependency closures,
+//! and the generated files carry every service the source describes.
+//!
+//! The corpus missing: the test prints why and passes, except under `CI=true`, where it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_norway::Value;
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A folder of the seed projects, read in place; absent on a laptop (skip), required in CI.
+fn seed(relative: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/seed-projects")
+        .join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(!in_ci(), "{} is missing under CI=true", path.display());
+    eprintln!("skipped: {} is missing", path.display());
+    None
+}
+
+/// Runs muster in `dir`.
+fn muster(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_muster"))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .expect("muster runs")
+}
+
+/// Both output streams, for looking for a message wherever it was printed.
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(out: Output, what: &str) -> String {
+    assert!(out.status.success(), "{what} failed:\n{}", text(&out));
+    text(&out)
+}
+
+fn yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn service_names(doc: &Value) -> Vec<String> {
+    doc.get("services")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Imports `file` (relative to `source_dir`, so messages and the header name it the same way
+/// everywhere) into `out/muster.yaml` and returns the text written.
+fn import(kind: &str, source_dir: &Path, file: &str, out: &Path, extra: &[&str]) -> String {
+    let target = out.join("muster.yaml");
+    let target = target.to_str().expect("utf-8 temp path");
+    let mut args = vec!["import", kind, file, "-o", target];
+    args.extend_from_slice(extra);
+    ok(muster(source_dir, &args), &format!("import {kind} {file}"));
+    std::fs::read_to_string(out.join("muster.yaml")).expect("the registry was written")
+}
+
+mod datamancy {
+    use super::*;
+
+    #[test]
+    fn imports_all_43_services_and_check_names_the_real_mistake_with_a_one_line_fix() {
+        let Some(dir) = seed("datamancy/2026-01-04") else {
+            return;
+        };
+        let out = tempfile::tempdir().unwrap();
+        let registry = import("datamancy", &dir, "services.registry.yaml", out.path(), &[]);
+        insta::assert_snapshot!("datamancy_2026_01_04", registry);
+        let services = service_names(&yaml(&out.path().join("muster.yaml")));
+        assert_eq!(services.len(), 43, "{services:?}");
+
+        // The project's real mistake, and nothing else.
+        let check = muster(out.path(), &["check", "--json"]);
+        assert!(!check.status.success());
+        let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+        let diagnostics = report["diagnostics"].as_array().unwrap();
+        assert_eq!(diagnostics.len(), 1, "{report:#}");
+        let d = &diagnostics[0];
+        assert_eq!(d["code"], "M0301");
+        assert!(
+            d["message"].as_str().unwrap().starts_with(
+                "`open-webui` (phase applications, order 4) requires `litellm` (phase ai, order 5)"
+            ),
+            "{d:#}"
+        );
+
+        // Apply the one-line fix the hint proposes: the first `...` of the help, in place of
+        // the dependency the error points at.
+        let help = d["help"].as_str().unwrap();
+        let fix = help.split('`').nth(1).unwrap();
+        assert_eq!(fix, "{ service: litellm, optional: true }", "{help}");
+        let path = out.path().join("muster.yaml");
+        let mut lines: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        let line = d["line"].as_u64().unwrap() as usize - 1;
+        let (start, end) = (
+            d["column"].as_u64().unwrap() as usize - 1,
+            d["end_column"].as_u64().unwrap() as usize - 1,
+        );
+        assert_eq!(&lines[line][start..end], "litellm");
+        lines[line].replace_range(start..end, fix);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        ok(muster(out.path(), &["check"]), "check after the fix");
+
+        // Every service is generated, including the two the original generator dropped.
+        ok(muster(out.path(), &["gen", "compose"]), "gen compose");
+        let stack = yaml(&out.path().join("deploy/compose/stack.yml"));
+        let generated = service_names(&stack);
+        assert_eq!(generated.len(), 43);
+        for name in &services {
+            assert!(generated.contains(name), "{name} is not generated");
+        }
+        for name in ["authelia", "mailserver"] {
+            assert!(generated.iter().any(|g| g == name));
+        }
+        let aliases = &stack["services"]["caddy"]["networks"]["frontend"]["aliases"];
+        assert!(
+            aliases
+                .as_sequence()
+                .unwrap()
+                .contains(&Value::from("grafana.${DOMAIN}")),
+            "the proxy answers to every route host: {aliases:?}"
+        );
+    }
+
+    #[test]
+    fn the_broken_registry_gives_located_syntax_errors_at_both_lines() {
+        let Some(dir) = seed("datamancy/2026-01-19-invalid") else {
+            return;
+        };
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("muster.yaml");
+        let run = muster(
+            &dir,
+            &[
+                "import",
+                "datamancy",
+                "services.registry.yaml",
+                "-o",
+                target.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+        let shown = text(&run);
+        for at in [
+            "services.registry.yaml:155:48",
+            "services.registry.yaml:493:50",
+        ] {
+            assert!(shown.contains(at), "no error at {at}:\n{shown}");
+        }
+        assert_eq!(shown.matches("error[M0101]").count(), 2, "{shown}");
+        assert!(!target.exists(), "nothing is written from a broken source");
+    }
+}
