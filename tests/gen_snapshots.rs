@@ -40,7 +40,13 @@ fn render(example: &str, wanted: &[Target]) -> Vec<GeneratedFile> {
 #[test]
 fn every_generated_file_of_every_example() {
     for example in ["homelab", "selfhosted", "microservices", "nomad"] {
-        let all = [Target::Compose, Target::Env, Target::Docs, Target::Graph];
+        let all = [
+            Target::Compose,
+            Target::Nomad,
+            Target::Env,
+            Target::Docs,
+            Target::Graph,
+        ];
         let files = render(example, &all);
         assert!(files.len() >= 6, "{example}: {} files", files.len());
         for file in &files {

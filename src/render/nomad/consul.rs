@@ -146,9 +146,19 @@ pub fn rule(route: &Route, domain: Option<&Template>) -> Template {
         } else {
             &route.path
         };
-        parts.push(Part::Text(format!("{matcher}(`{path}`)")));
+        parts.push(Part::Text(format!("{matcher}({})", rule_string(path))));
     }
     Template { parts }
+}
+
+/// A literal in a Traefik rule: in backticks, or in double quotes (Go syntax) when it holds
+/// a backtick.
+fn rule_string(s: &str) -> String {
+    if s.contains('`') {
+        format!("{s:?}")
+    } else {
+        format!("`{s}`")
+    }
 }
 
 /// The Consul check of `health`, with interval and timeout always set. `image` (Docker's
@@ -247,6 +257,10 @@ mod tests {
         assert_eq!(
             rule_text(&route(None, "/", true), None),
             "r = \"PathPrefix(`/`)\"\n"
+        );
+        assert_eq!(
+            rule_text(&route(None, "/a`b", true), None),
+            "r = \"PathPrefix(\\\"/a`b\\\")\"\n"
         );
     }
 }
