@@ -451,7 +451,7 @@ fn generation_table(only: &[usize]) {
     use muster::generate::targets::{self, Inputs, Target};
     use muster::generate::writer;
     println!(
-        "\ngen compose docs env: check_one per environment, render, write into an empty folder"
+        "\ngen compose docs env: check the base, then every environment side by side, render, write into an empty folder"
     );
     println!(
         "{:>8} | {:>4} | {:>9} | {:>9} | {:>9} | {:>7} | {:>6}",
@@ -470,17 +470,28 @@ fn generation_table(only: &[usize]) {
             let start = Instant::now();
             let base = muster::check::check_one(source.clone(), None);
             let reg = base.loaded.registry.as_ref().expect("valid registry");
-            let environments: Vec<(String, muster::registry::Registry)> = reg
-                .environments
-                .keys()
-                .map(|name| {
-                    let env = muster::check::check_one(source.clone(), Some(name));
-                    (
-                        name.clone(),
-                        env.loaded.registry.expect("valid environment"),
-                    )
-                })
-                .collect();
+            // As `muster gen` does: environments checked side by side from the base's parse.
+            let environments: Vec<(String, muster::registry::Registry)> =
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = reg
+                        .environments
+                        .keys()
+                        .map(|name| {
+                            let loaded = &base.loaded;
+                            scope.spawn(move || {
+                                let env = muster::check::check_environment(loaded, name);
+                                (
+                                    name.clone(),
+                                    env.loaded.registry.expect("valid environment"),
+                                )
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("no panic"))
+                        .collect()
+                });
             let rendering = Instant::now();
             let inputs = Inputs {
                 registry: reg,

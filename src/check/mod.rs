@@ -48,6 +48,11 @@ pub fn check_one(source: Arc<SourceFile>, env: Option<&str>) -> Report {
     judge(registry::load(source, env), env)
 }
 
+/// Checks environment `env` of an already loaded registry, without parsing it again.
+pub fn check_environment(base: &Loaded, env: &str) -> Report {
+    judge(registry::load_environment(base, Some(env)), Some(env))
+}
+
 /// Adds the whole-registry checks to what loading found.
 fn judge(loaded: Loaded, env: Option<&str>) -> Report {
     let mut diagnostics = loaded.diagnostics.clone();
@@ -83,11 +88,7 @@ pub fn check_source(source: Arc<SourceFile>, env: Option<&str>) -> Report {
         let found: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
             let handles: Vec<_> = environments
                 .iter()
-                .map(|name| {
-                    scope.spawn(move || {
-                        judge(registry::load_environment(base, Some(name)), Some(name)).diagnostics
-                    })
-                })
+                .map(|name| scope.spawn(move || check_environment(base, name).diagnostics))
                 .collect();
             handles
                 .into_iter()

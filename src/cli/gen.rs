@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{CmdResult, Exit, Failure, Global, Printer, workspace};
+use crate::check;
 use crate::generate::targets::{self, Inputs, Target};
 use crate::generate::writer::{self, Entry, Plan, State};
-use crate::registry::Registry;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -73,18 +73,59 @@ pub(super) fn prepare(
         .output
         .as_deref()
         .map(|dir| output_relative_to(dir, registry_dir));
-    let load = |env: Option<&str>| -> Result<Registry, Failure> {
-        let mut reg = workspace::valid(printer, &source, env, "; nothing was generated")?;
-        if let Some(output) = &output {
-            reg.output = output.clone();
+    let base_report = check::check_one(source.clone(), None);
+    let environment_names: Vec<String> = base_report
+        .loaded
+        .registry
+        .iter()
+        .flat_map(|r| r.environments.keys().cloned())
+        .collect();
+    // The chosen environment (`--env`) and, for engines that write per-environment files,
+    // every environment: checked side by side from the one parse of the base.
+    let mut wanted: Vec<&str> =
+        if select.targets.is_empty() || select.targets.iter().any(|t| t.needs_environments()) {
+            environment_names.iter().map(String::as_str).collect()
+        } else {
+            Vec::new()
+        };
+    if let Some(env) = select.env.as_deref()
+        && !wanted.contains(&env)
+    {
+        wanted.push(env);
+    }
+    let env_reports: Vec<(&str, check::Report)> = if base_report.errors() > 0 {
+        Vec::new()
+    } else {
+        std::thread::scope(|scope| {
+            let base = &base_report.loaded;
+            let handles: Vec<_> = wanted
+                .iter()
+                .map(|&name| scope.spawn(move || (name, check::check_environment(base, name))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("checking an environment does not panic"))
+                .collect()
+        })
+    };
+    let consequence = "; nothing was generated";
+    let mut base = workspace::refuse_errors(printer, &source, base_report, None, consequence)?;
+    if let Some(output) = &output {
+        base.output = output.clone();
+    }
+    let mut chosen = None;
+    let mut environments = Vec::new();
+    for (name, report) in env_reports {
+        let mut reg = workspace::refuse_errors(printer, &source, report, Some(name), consequence)?;
+        // Engine files for every environment land in the base's folder.
+        reg.output = base.output.clone();
+        if select.env.as_deref() == Some(name) {
+            chosen = Some(reg.clone());
         }
-        Ok(reg)
-    };
-    let base = load(None)?;
-    let chosen = match &select.env {
-        Some(env) => Some(load(Some(env))?),
-        None => None,
-    };
+        if environment_names.iter().any(|n| n == name) {
+            environments.push((name.to_string(), reg));
+        }
+    }
     let registry = chosen.as_ref().unwrap_or(&base);
     let selected = if select.targets.is_empty() {
         Target::defaults(registry)
@@ -94,14 +135,8 @@ pub(super) fn prepare(
     if let Some(t) = selected.iter().find(|t| !t.is_supported()) {
         return Err(unsupported(*t));
     }
-    let mut environments = Vec::new();
-    if selected.iter().any(|t| t.needs_environments()) {
-        for name in base.environments.keys() {
-            let mut reg = load(Some(name))?;
-            // Engine files for every environment land in the base's folder.
-            reg.output = base.output.clone();
-            environments.push((name.clone(), reg));
-        }
+    if !selected.iter().any(|t| t.needs_environments()) {
+        environments.clear();
     }
     let inputs = Inputs {
         registry,

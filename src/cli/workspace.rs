@@ -35,7 +35,23 @@ pub fn valid(
     env: Option<&str>,
     consequence: &str,
 ) -> Result<Registry, Failure> {
-    let report = crate::check::check_one(source.clone(), env);
+    refuse_errors(
+        printer,
+        source,
+        crate::check::check_one(source.clone(), env),
+        env,
+        consequence,
+    )
+}
+
+/// The registry of a checked `report`, or a refusal listing its errors.
+pub fn refuse_errors(
+    printer: &Printer,
+    source: &Arc<SourceFile>,
+    report: crate::check::Report,
+    env: Option<&str>,
+    consequence: &str,
+) -> Result<Registry, Failure> {
     let errors: Vec<_> = report
         .diagnostics
         .iter()

@@ -45,13 +45,13 @@
 //! `extra.compose` and `x-` keys merge in), and written by [`yaml`](crate::render::yaml), which quotes for YAML 1.1
 //! readers too.
 
-mod model;
+pub(crate) mod model;
 mod overrides;
 pub mod paths;
-mod probe;
+pub(crate) mod probe;
 mod profiles;
-mod resources;
-mod service;
+pub(crate) mod resources;
+pub(crate) mod service;
 
 use indexmap::IndexSet;
 use serde_norway::{Mapping, Value};
@@ -72,7 +72,20 @@ const DEFAULT_CATEGORY: &str = "services";
 /// All Compose files, paths relative to the output folder (`compose/...`).
 pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<GeneratedFile> {
     let layout = Layout::new(&base.output);
-    let project = Project::new(base, &layout);
+    // Each environment is a whole project of its own: built side by side with the base.
+    let (project, per_environment) = std::thread::scope(|scope| {
+        let layout = &layout;
+        let handles: Vec<_> = environments
+            .iter()
+            .map(|(name, env)| scope.spawn(move || (name, Project::new(env, layout))))
+            .collect();
+        let project = Project::new(base, layout);
+        let envs: Vec<(&String, Project)> = handles
+            .into_iter()
+            .map(|h| h.join().expect("rendering an environment does not panic"))
+            .collect();
+        (project, envs)
+    });
     let mut files = Vec::new();
 
     let mut include: Vec<String> = Vec::new();
@@ -123,12 +136,26 @@ pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<Gener
     files.push(file("docker-compose.yml", orchestrator));
     files.push(project.flat("stack.yml"));
 
-    for (name, env) in environments {
-        let env_project = Project::new(env, &layout);
-        files.push(env_project.flat(&format!("stack.{name}.yml")));
-        let changes = overrides::diff(&project.doc, &env_project.doc);
-        files.push(file(&format!("environments/{name}.yml"), changes));
-    }
+    let project = &project;
+    let env_files: Vec<[GeneratedFile; 2]> = std::thread::scope(|scope| {
+        let handles: Vec<_> = per_environment
+            .iter()
+            .map(|(name, env_project)| {
+                scope.spawn(move || {
+                    let changes = overrides::diff(&project.doc, &env_project.doc);
+                    [
+                        env_project.flat(&format!("stack.{name}.yml")),
+                        file(&format!("environments/{name}.yml"), changes),
+                    ]
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("rendering an environment does not panic"))
+            .collect()
+    });
+    files.extend(env_files.into_iter().flatten());
     files
 }
 
@@ -160,7 +187,7 @@ pub(crate) fn template_text(t: &Template) -> String {
 }
 
 /// Verbatim registry data (`extra.compose`, `x-` keys) as a YAML value.
-fn verbatim(v: &Verbatim) -> Value {
+pub(crate) fn verbatim(v: &Verbatim) -> Value {
     serde_norway::to_value(v).expect("JSON values serialize")
 }
 

@@ -6,21 +6,23 @@
 //! override file given after it with `-f` resolves paths against that same project folder. So
 //! one prefix (`../../` for the default `output: deploy`) leads back to the registry folder.
 
-/// Runtime files that `muster secrets export compose` writes, relative to the registry folder.
-pub const RUNTIME_DIR: &str = ".muster/runtime/compose";
+/// Runtime files that `muster secrets export ENGINE` writes, relative to the registry folder:
+/// one folder per engine under it.
+pub const RUNTIME_ROOT: &str = ".muster/runtime";
 /// Config templates rendered at `up`, relative to the registry folder.
 pub const RENDERED_DIR: &str = ".muster/rendered";
 
 /// The env file holding the values of `service`'s secret-bearing variables, relative to the
-/// registry folder: `.muster/runtime/compose/<service>.env`.
-pub fn runtime_env_file(service: &str) -> String {
-    format!("{RUNTIME_DIR}/{service}.env")
+/// registry folder: `.muster/runtime/<engine>/<service>.env` (`compose`, or `swarm`, whose
+/// stack files share the Compose service model).
+pub fn runtime_env_file(engine: &str, service: &str) -> String {
+    format!("{RUNTIME_ROOT}/{engine}/{service}.env")
 }
 
-/// The file a Compose secret is read from, relative to the registry folder:
-/// `.muster/runtime/compose/secrets/<name>`.
-pub fn secret_file(name: &str) -> String {
-    format!("{RUNTIME_DIR}/secrets/{name}")
+/// The file a Compose (or Swarm) secret is read from, relative to the registry folder:
+/// `.muster/runtime/<engine>/secrets/<name>`.
+pub fn secret_file(engine: &str, name: &str) -> String {
+    format!("{RUNTIME_ROOT}/{engine}/secrets/{name}")
 }
 
 /// Where `up` renders the config template `template` of `service`, relative to the registry

@@ -68,7 +68,7 @@ pub fn volumes(reg: &Registry, layout: &Layout) -> Mapping {
 }
 
 /// Compose secrets the services mount (`secrets:` and `as: file`), read from the files
-/// `muster secrets export compose` writes; in the order the registry declares them.
+/// `muster secrets export <engine>` writes; in the order the registry declares them.
 pub fn secrets<'a>(ctx: &Context, services: impl Iterator<Item = &'a Value>) -> Mapping {
     let mut used: Vec<&str> = Vec::new();
     for s in services {
@@ -86,7 +86,7 @@ pub fn secrets<'a>(ctx: &Context, services: impl Iterator<Item = &'a Value>) -> 
     ordered
         .into_iter()
         .map(|name| {
-            let file = ctx.layout.path(&paths::secret_file(name));
+            let file = ctx.layout.path(&paths::secret_file(ctx.engine, name));
             entry(name, &model::Secret { file })
         })
         .collect()

@@ -16,19 +16,27 @@ use crate::registry::model::{
 use crate::registry::values::{format_duration, size_compose};
 
 /// What every service of one registry shares: its profiles, the route hosts each service
-/// answers to, where paths lead.
+/// answers to, where paths lead, and which engine's runtime files it reads.
 pub struct Context<'r> {
     pub reg: &'r Registry,
     pub layout: &'r Layout,
+    /// The engine whose runtime files (`.muster/runtime/<engine>/`) services read: `compose`,
+    /// or `swarm` when the Swarm renderer builds its services from this model.
+    pub engine: &'static str,
     profiles: HashMap<&'r str, Vec<String>>,
     route_aliases: HashMap<&'r str, IndexSet<String>>,
 }
 
 impl<'r> Context<'r> {
     pub fn new(reg: &'r Registry, layout: &'r Layout) -> Context<'r> {
+        Context::for_engine(reg, layout, "compose")
+    }
+
+    pub fn for_engine(reg: &'r Registry, layout: &'r Layout, engine: &'static str) -> Context<'r> {
         Context {
             reg,
             layout,
+            engine,
             profiles: super::profiles::profiles(reg),
             route_aliases: route_aliases(reg),
         }
@@ -87,6 +95,25 @@ fn command(c: &RegistryCommand) -> Command {
 
 /// A Compose service, optional dependencies included (as `required: false`).
 pub fn service(ctx: &Context, s: &Service) -> Value {
+    to_value(&model(ctx, s), s, "compose")
+}
+
+/// `out` as a YAML value, with the service's `x-` keys and its `extra.<engine>` merged last.
+pub(crate) fn to_value(out: &impl serde::Serialize, s: &Service, engine: &str) -> Value {
+    let mut value = serde_norway::to_value(out).expect("the model serializes");
+    if let Value::Mapping(m) = &mut value {
+        for (k, v) in &s.extensions {
+            m.insert(Value::String(k.clone()), verbatim(v));
+        }
+        if let Some(extra) = s.extra.get(engine) {
+            deep_merge(m, &verbatim(extra));
+        }
+    }
+    value
+}
+
+/// The typed Compose service, optional dependencies included (as `required: false`).
+pub(crate) fn model(ctx: &Context, s: &Service) -> model::Service {
     let reg = ctx.reg;
     let layout = ctx.layout;
     let name = s.name.value.as_str();
@@ -168,17 +195,7 @@ pub fn service(ctx: &Context, s: &Service) -> Value {
     volumes(ctx, s, &mut out);
     healthcheck(s, &mut out);
     out.deploy = deploy(s);
-
-    let mut value = serde_norway::to_value(&out).expect("the model serializes");
-    if let Value::Mapping(m) = &mut value {
-        for (k, v) in &s.extensions {
-            m.insert(Value::String(k.clone()), verbatim(v));
-        }
-        if let Some(extra) = s.extra.get("compose") {
-            deep_merge(m, &verbatim(extra));
-        }
-    }
-    value
+    out
 }
 
 /// `extra.compose`: maps merge key by key, anything else replaces, `null` removes.
@@ -233,14 +250,17 @@ fn environment(ctx: &Context, s: &Service, out: &mut model::Service) {
         }
     }
     if !secret_vars.is_empty() {
-        let file = ctx.layout.path(&paths::runtime_env_file(&s.name.value));
+        let file = ctx
+            .layout
+            .path(&paths::runtime_env_file(ctx.engine, &s.name.value));
         let (holds, values, them) = match secret_vars.len() {
             1 => ("holds a secret", "its value is", "it"),
             _ => ("hold secrets", "their values are", "them"),
         };
         let note = format!(
-            "{} {holds}, so {values} not in this file: `muster secrets export compose` writes {them} to {file}",
-            secret_vars.join(", ")
+            "{} {holds}, so {values} not in this file: `muster secrets export {}` writes {them} to {file}",
+            secret_vars.join(", "),
+            ctx.engine
         );
         out.notes.insert("env_file", note);
         out.env_file.push(file);
