@@ -193,8 +193,10 @@ mod tests {
     #[test]
     fn kubernetes_renders_every_environment_into_its_folder() {
         assert!(Target::Kubernetes.is_supported() && Target::Kubernetes.needs_environments());
-        let mut reg = Registry::default();
-        reg.name = model::Spanned::new("shop".into(), crate::source::Span::default());
+        let reg = Registry {
+            name: model::Spanned::new("shop".into(), crate::source::Span::default()),
+            ..Registry::default()
+        };
         let environments = vec![("prod".to_string(), reg.clone())];
         let inputs = Inputs {
             registry: &reg,

@@ -50,9 +50,8 @@ pub fn files(reg: &Registry, env: &str, base: &Stack, target: &Stack) -> Vec<Gen
     let mut files = Vec::new();
     let mut k = Kustomization::new();
     k.resources.push("../../base".into());
-    if target.namespace != base.namespace {
-        k.namespace = Some(target.namespace.clone());
-    }
+    // Always: objects the overlay adds are not in the base, whose namespace setting they miss.
+    k.namespace = Some(target.namespace.clone());
 
     let in_base: HashMap<&str, &Object> = base.objects.iter().map(|o| (o.id.as_str(), o)).collect();
     let in_target: HashMap<&str, &Object> =
