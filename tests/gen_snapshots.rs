@@ -42,6 +42,7 @@ fn every_generated_file_of_every_example() {
     for example in ["homelab", "selfhosted", "microservices", "nomad"] {
         let all = [
             Target::Compose,
+            Target::Swarm,
             Target::Nomad,
             Target::Env,
             Target::Docs,

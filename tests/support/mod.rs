@@ -64,6 +64,11 @@ pub fn docker_available() -> bool {
 
 /// Builds the test image from Debian's static busybox, once per test run.
 fn build_image() -> Result<(), String> {
+    build_image_on(None)
+}
+
+/// Builds the test image into the daemon at `host` (`unix://…`), or the default one.
+pub fn build_image_on(host: Option<&str>) -> Result<(), String> {
     let busybox = Path::new("/bin/busybox");
     if !is_static(busybox) {
         // The package is tiny and the only way to get an image without a registry; a fresh
@@ -92,7 +97,11 @@ fn build_image() -> Result<(), String> {
         "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
     )
     .map_err(|e| e.to_string())?;
-    let out = Command::new("docker")
+    let mut build = Command::new("docker");
+    if let Some(host) = host {
+        build.args(["-H", host]);
+    }
+    let out = build
         .args(["build", "-q", "-t", IMAGE, "."])
         .env("DOCKER_BUILDKIT", "0")
         .current_dir(dir.path())
