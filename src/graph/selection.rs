@@ -1,7 +1,9 @@
 //! Selections: `muster up bots postgres core` names services, groups and phases (one
 //! namespace), or `all`. This turns names into the services they mean.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use indexmap::IndexMap;
 
 use crate::diagnostic::did_you_mean;
 use crate::registry::model::Registry;
@@ -108,6 +110,58 @@ pub fn group_members(reg: &Registry, group: &str) -> Vec<String> {
     reg.enabled_services()
         .filter(|s| members.contains(s.name.value.as_str()))
         .map(|s| s.name.value.clone())
+        .collect()
+}
+
+/// What [`group_members`] gives for every group at once: declared groups in declaration
+/// order, then groups that services name without declaring them, in the order they are
+/// first named. One pass over the services, so renderers that need every group do not pay
+/// groups x services.
+pub fn all_group_members(reg: &Registry) -> IndexMap<&str, Vec<String>> {
+    let enabled: Vec<&str> = reg
+        .enabled_services()
+        .map(|s| s.name.value.as_str())
+        .collect();
+    let index: HashMap<&str, usize> = enabled.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let mut direct: IndexMap<&str, Vec<usize>> = reg
+        .groups
+        .iter()
+        .map(|(g, def)| {
+            let listed = def
+                .services
+                .iter()
+                .filter_map(|s| index.get(s.value.as_str()).copied());
+            (g.as_str(), listed.collect())
+        })
+        .collect();
+    for s in reg.enabled_services() {
+        for g in &s.groups {
+            direct
+                .entry(g.value.as_str())
+                .or_default()
+                .push(index[s.name.value.as_str()]);
+        }
+    }
+    direct
+        .keys()
+        .map(|&group| {
+            let mut seen: HashSet<&str> = HashSet::new();
+            let mut stack = vec![group];
+            let mut members: Vec<usize> = Vec::new();
+            while let Some(g) = stack.pop() {
+                if !seen.insert(g) {
+                    continue;
+                }
+                members.extend(direct.get(g).into_iter().flatten());
+                if let Some(def) = reg.groups.get(g) {
+                    stack.extend(def.groups.iter().map(|n| n.value.as_str()));
+                }
+            }
+            members.sort_unstable();
+            members.dedup();
+            let names = members.into_iter().map(|i| enabled[i].to_string());
+            (group, names.collect())
+        })
         .collect()
 }
 

@@ -79,6 +79,28 @@ fn nested_groups_select_their_members() {
 }
 
 #[test]
+fn all_group_members_agrees_with_one_group_at_a_time() {
+    // Nesting, a loop between groups, a member listed both ways, an undeclared group (an
+    // error `check` reports, which renderers still meet when asked to render anyway).
+    let text = STACK
+        .replace(
+            "all-public: { groups: [bots] }",
+            "all-public: { groups: [bots, loop] }\n  loop: { groups: [all-public], services: [web] }",
+        )
+        .replace("web: { image: \"web:1\",", "web: { image: \"web:1\", groups: [loop, adhoc],");
+    let reg = load(Arc::new(SourceFile::new("muster.yaml", text)), None)
+        .registry
+        .expect("decoded");
+    let all = selection::all_group_members(&reg);
+    let names: Vec<&str> = all.keys().copied().collect();
+    assert_eq!(names, ["bots", "all-public", "loop", "adhoc"]);
+    for (group, members) in &all {
+        assert_eq!(members, &selection::group_members(&reg, group), "{group}");
+    }
+    assert_eq!(all["all-public"], ["discord-bot", "stream-bot", "web"]);
+}
+
+#[test]
 fn the_plan_orders_phases_and_dependencies() {
     let reg = registry(STACK);
     let g = DepGraph::new(&reg);

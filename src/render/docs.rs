@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use crate::generate::{GeneratedFile, Syntax};
 use crate::graph::IMPLICIT_PHASE;
-use crate::graph::selection::group_members;
+use crate::graph::selection::all_group_members;
 use crate::registry::decode::subdomain_route;
 use crate::registry::model::{
     Command, DEFAULT_PHASE_TIMEOUT, HealthCheck, PortSpec, Registry, Route, Service,
@@ -87,8 +87,10 @@ fn phases(reg: &Registry) -> Vec<PhaseRows<'_>> {
 }
 
 fn inventory(reg: &Registry) -> String {
-    let groups: Vec<&str> = reg.groups.keys().map(String::as_str).collect();
-    let members: Vec<Vec<String>> = groups.iter().map(|g| group_members(reg, g)).collect();
+    let mut all = all_group_members(reg);
+    // The inventory lists declared groups only.
+    all.truncate(reg.groups.len());
+    let (groups, members): (Vec<&str>, Vec<Vec<String>>) = all.into_iter().unzip();
     // Computed once for all services: per-service lookups would cost services x groups.
     let mut groups_of: HashMap<&str, Vec<&str>> = HashMap::new();
     for (g, names) in groups.iter().zip(&members) {

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::graph::selection::group_members;
+use crate::graph::selection::all_group_members;
 use crate::registry::model::Registry;
 
 /// Profiles per enabled service, sorted; an absent or empty entry means core.
@@ -21,19 +21,11 @@ pub fn profiles(reg: &Registry) -> HashMap<&str, Vec<String>> {
         .collect();
     let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
 
-    // Direct membership, through nested groups too. Services may name groups that are not
+    // Membership, through nested groups too. Services may name groups that are not
     // declared under `groups:`; those count as groups all the same.
-    let mut group_names: Vec<&str> = reg.groups.keys().map(String::as_str).collect();
-    for s in reg.enabled_services() {
-        for g in &s.groups {
-            if !reg.groups.contains_key(&g.value) && !group_names.contains(&g.value.as_str()) {
-                group_names.push(&g.value);
-            }
-        }
-    }
     let mut groups: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); names.len()];
-    for g in group_names {
-        for member in group_members(reg, g) {
+    for (g, members) in all_group_members(reg) {
+        for member in members {
             if let Some(&i) = index.get(member.as_str()) {
                 groups[i].insert(g);
             }
