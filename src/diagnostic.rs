@@ -82,6 +82,13 @@ codes! {
     CriticalWithoutHealth = "M0902", Warning;
     EmptyPhase = "M0903", Warning;
     ImageHealthUnsupported = "M0904", Warning;
+    ImportMissingFile = "M1001", Error;
+    ImportCycle = "M1002", Error;
+    ImportUnknownService = "M1003", Error;
+    ImportConflict = "M1004", Error;
+    ImportUnknownKey = "M1010", Warning;
+    ImportNotMapped = "M1011", Warning;
+    ImportPassThrough = "M1012", Warning;
     ImportUnmapped = "M1020", Warning;
     ImportBadShape = "M1021", Error;
     ImportInconsistent = "M1022", Warning;

@@ -46,7 +46,9 @@ pub fn run(_global: &Global, printer: &Printer, command: Command) -> CmdResult {
     match command {
         Command::Compose { files, output } => {
             refuse_existing(&output)?;
-            let imported = crate::import::compose::import(&files).map_err(Failure::could_not)?;
+            let dir = registry_dir(&output.output)?;
+            let imported =
+                crate::import::compose::import(&files, &dir).map_err(Failure::could_not)?;
             finish(printer, &output, imported, &describe(&files))
         }
         Command::Datamancy { file, output } => {

@@ -1,0 +1,35 @@
+//! Located YAML nodes as the plain values a registry draft is built from.
+
+use serde_norway::{Mapping, Value as Yaml};
+
+use crate::registry::yaml::{Node, Value};
+
+/// `node` as a plain YAML value (spans and tags dropped; keys as they are).
+pub fn to_value(node: &Node) -> Yaml {
+    match &node.value {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Bool(*b),
+        Value::Int(i) => Yaml::from(*i),
+        Value::Float(f) => Yaml::from(*f),
+        Value::Str(s, _) => Yaml::String(s.clone()),
+        Value::Seq(items) => Yaml::Sequence(items.iter().map(to_value).collect()),
+        Value::Map(entries) => {
+            let mut map = Mapping::new();
+            for (k, v) in entries {
+                map.insert(to_value(k), to_value(v));
+            }
+            Yaml::Mapping(map)
+        }
+    }
+}
+
+/// A scalar as the text Compose reads (numbers and booleans as YAML writes them).
+pub fn scalar_text(node: &Node) -> Option<String> {
+    match &node.value {
+        Value::Str(s, _) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}

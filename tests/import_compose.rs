@@ -1,0 +1,522 @@
+//! `muster import compose` against real Compose projects (../shared/corpus, read in place).
+//!
+//! The round trip: every awesome-compose project and every compose-go fixture that Compose v1
+//! loads is copied to a temporary folder (with the build folders and env files the corpus
+//! lacks created empty), imported, generated with `muster gen compose`, and the
+//! `docker-compose config` of the original and of the generated `deploy/compose/stack.yml`
+//! are compared as parsed documents.
+//!
+//! Compose v1 refuses a top-level `name:`: it reads a copy without it (the name is what `-p`
+//! gives, as for muster's flat file).
+//!
+//! Normalised before comparing, because they only change how the same thing is written:
+//! - a volume mount as `src:dst:mode` or as `{type, source, target, read_only}`;
+//! - `protocol: tcp` of a port, the default;
+//! - the top-level `version` Compose v1 prints (the file's, else 3.9): an obsolete marker of
+//!   the schema, which muster does not write;
+//! - `expose` ports and `environment` values as numbers or strings (Docker reads text);
+//! - `extra_hosts` as a list of `host:ip` or a mapping;
+//! - sizes (`1G` or `1g`) as bytes;
+//! - an empty `default` network: Compose's own network, declared or not;
+//! - `driver: bridge` of a network and `driver: local` of a volume, Docker's defaults;
+//! - `x-muster` notes, which are comments for people;
+//! - a secret's `file`, compared by content: muster delivers the same file from
+//!   `.muster/runtime/compose/secrets/` (`muster secrets export compose` copies it there).
+//!
+//! Tools missing: the test prints why and passes, except under `CI=true`, where it fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_norway::{Mapping, Value};
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The shared corpus, read in place; absent on a laptop (skip), required under CI.
+fn corpus(relative: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(!in_ci(), "{} is missing under CI=true", path.display());
+    eprintln!("skipped: {} is missing", path.display());
+    None
+}
+
+fn compose_v1() -> bool {
+    let ok = Command::new("docker-compose")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(!in_ci(), "docker-compose (v1) is required under CI=true");
+        eprintln!("skipped: docker-compose (v1) is not installed");
+    }
+    ok
+}
+
+fn muster(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("muster runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+static PROJECT: AtomicUsize = AtomicUsize::new(0);
+
+/// `docker-compose config` of `file` (run in its folder) under a unique project name;
+/// creates the build folders and env files it misses, as they are absent from the corpus.
+fn config(file: &Path, env_file: Option<&Path>) -> Result<Value, String> {
+    let dir = file.parent().unwrap();
+    let project = format!(
+        "musterimport{}x{}",
+        std::process::id(),
+        PROJECT.fetch_add(1, Ordering::Relaxed)
+    );
+    for _ in 0..20 {
+        let mut cmd = Command::new("docker-compose");
+        cmd.arg("-p").arg(&project);
+        if let Some(env) = env_file {
+            cmd.arg("--env-file").arg(env);
+        }
+        let out = cmd
+            .arg("-f")
+            .arg(file.file_name().unwrap())
+            .arg("config")
+            .current_dir(dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            return serde_norway::from_slice(&out.stdout).map_err(|e| e.to_string());
+        }
+        let err = text(&out.stderr);
+        if let Some(path) = after(&err, "build path ") {
+            std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        } else if let Some(path) = after(&err, "Couldn't find env file: ") {
+            std::fs::create_dir_all(Path::new(path).parent().unwrap()).ok();
+            std::fs::write(path, "").map_err(|e| e.to_string())?;
+        } else {
+            return Err(err.trim().to_string());
+        }
+    }
+    Err("too many missing files".into())
+}
+
+/// The file Compose v1 reads for `file`: a copy beside it without the top-level `name:`,
+/// which v1 refuses (the project name is given with `-p`, as for muster's flat file).
+fn v1_copy(file: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(file).unwrap();
+    let is_name = |l: &&str| l.split(':').next().is_some_and(|k| k.trim_end() == "name");
+    if !text.lines().any(|l| is_name(&l)) {
+        return file.to_path_buf();
+    }
+    let kept: Vec<&str> = text.lines().filter(|l| !is_name(l)).collect();
+    let copy = file.with_file_name(format!(
+        "v1-{}",
+        file.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&copy, kept.join("\n")).unwrap();
+    copy
+}
+
+/// The path that follows `marker` in an error message.
+fn after<'a>(err: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = &err[err.find(marker)? + marker.len()..];
+    rest.split_whitespace().next()
+}
+
+struct Case {
+    name: String,
+    /// The folder copied to the temporary folder.
+    root: PathBuf,
+    /// The compose file, relative to `root`.
+    file: PathBuf,
+}
+
+fn cases() -> Option<Vec<Case>> {
+    let awesome = corpus("awesome-compose")?;
+    let compose_go = corpus("compose-go")?;
+    let mut cases = Vec::new();
+    let mut projects: Vec<PathBuf> = std::fs::read_dir(&awesome)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    projects.sort();
+    for project in projects {
+        let file = [
+            "compose.yaml",
+            "compose.yml",
+            "docker-compose.yml",
+            "docker-compose.yaml",
+        ]
+        .iter()
+        .find(|f| project.join(f).exists())
+        .expect("a compose file in every awesome-compose project");
+        cases.push(Case {
+            name: format!(
+                "awesome-compose/{}",
+                project.file_name().unwrap().to_string_lossy()
+            ),
+            root: project.clone(),
+            file: PathBuf::from(file),
+        });
+    }
+    let mut fixtures = Vec::new();
+    collect_yaml(&compose_go, &compose_go, &mut fixtures);
+    fixtures.sort();
+    for file in fixtures {
+        cases.push(Case {
+            name: format!("compose-go/{}", file.display()),
+            root: compose_go.clone(),
+            file,
+        });
+    }
+    Some(cases)
+}
+
+fn collect_yaml(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_yaml(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(path.strip_prefix(root).unwrap().to_path_buf());
+        }
+    }
+}
+
+enum Outcome {
+    /// Compose v1 cannot load the original: not counted.
+    NotLoadable(String),
+    Equal,
+    Different(Vec<String>),
+    /// `muster check` refused the import (with its report).
+    CheckFailed(String),
+}
+
+fn round_trip(case: &Case, tmp: &Path) -> Outcome {
+    let slug = case.name.replace(['/', '.'], "-");
+    let root = tmp.join(&slug);
+    copy_dir(&case.root, &root);
+    let file = root.join(&case.file);
+    let dir = file.parent().unwrap().to_path_buf();
+    let env_file = dir.join(".env");
+    let env_file = env_file.exists().then_some(env_file);
+    let original = match config(&v1_copy(&file), env_file.as_deref()) {
+        Ok(v) => v,
+        Err(e) => return Outcome::NotLoadable(e.lines().last().unwrap_or_default().to_string()),
+    };
+    let name = case.file.file_name().unwrap().to_str().unwrap();
+    let out = muster(&dir, &["import", "compose", name, "-o", "muster.yaml"]);
+    if !out.status.success() {
+        return Outcome::CheckFailed(format!("import failed: {}", text(&out.stderr)));
+    }
+    let check = muster(&dir, &["check"]);
+    if !check.status.success() {
+        return Outcome::CheckFailed(text(&check.stdout));
+    }
+    let out = muster(&dir, &["gen", "compose"]);
+    if !out.status.success() {
+        return Outcome::CheckFailed(format!("gen failed: {}", text(&out.stderr)));
+    }
+    // Secret files the corpus lacks are created (Compose v1 does not read them; muster
+    // refuses an empty external secret).
+    if let Some(secrets) = original.get("secrets").and_then(Value::as_mapping) {
+        for s in secrets.values() {
+            if let Some(f) = s.get("file").and_then(Value::as_str)
+                && !Path::new(f).exists()
+            {
+                std::fs::create_dir_all(Path::new(f).parent().unwrap()).ok();
+                std::fs::write(f, "a secret the corpus lacks").unwrap();
+            }
+        }
+        let out = muster(&dir, &["secrets", "export", "compose"]);
+        if !out.status.success() {
+            return Outcome::CheckFailed(format!("secrets export failed: {}", text(&out.stderr)));
+        }
+    }
+    let generated = match config(&dir.join("deploy/compose/stack.yml"), env_file.as_deref()) {
+        Ok(v) => v,
+        Err(e) => {
+            return Outcome::Different(vec![format!("the generated file does not load: {e}")]);
+        }
+    };
+    let (a, b) = (normalise(original), normalise(generated));
+    let mut diffs = Vec::new();
+    diff("", &a, &b, &mut diffs);
+    if diffs.is_empty() {
+        Outcome::Equal
+    } else {
+        Outcome::Different(diffs)
+    }
+}
+
+/// The presentation-only normalisations listed in the module comment.
+fn normalise(mut doc: Value) -> Value {
+    if let Value::Mapping(m) = &mut doc {
+        m.shift_remove("version");
+    }
+    if let Some(Value::Mapping(services)) = doc.get_mut("services") {
+        for service in services.values_mut() {
+            let Value::Mapping(s) = service else { continue };
+            s.shift_remove("x-muster");
+            if let Some(Value::Sequence(vols)) = s.get_mut("volumes") {
+                for v in vols.iter_mut() {
+                    *v = mount(v);
+                }
+            }
+            if let Some(Value::Sequence(ports)) = s.get_mut("ports") {
+                for p in ports.iter_mut().filter_map(Value::as_mapping_mut) {
+                    if p.get("protocol").and_then(Value::as_str) == Some("tcp") {
+                        p.shift_remove("protocol");
+                    }
+                }
+            }
+            if let Some(Value::Sequence(expose)) = s.get_mut("expose") {
+                for e in expose.iter_mut() {
+                    *e = Value::String(scalar(e));
+                }
+            }
+            if let Some(Value::Mapping(env)) = s.get_mut("environment") {
+                for v in env.values_mut() {
+                    if !v.is_null() {
+                        *v = Value::String(scalar(v));
+                    }
+                }
+            }
+            if let Some(Value::Sequence(hosts)) = s.get("extra_hosts") {
+                let map: Mapping = hosts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(|h| h.split_once(':'))
+                    .map(|(k, v)| (Value::from(k), Value::from(v)))
+                    .collect();
+                s.insert("extra_hosts".into(), Value::Mapping(map));
+            }
+            if let Some(v) = s.get_mut("shm_size") {
+                *v = size(v);
+            }
+            for kind in ["limits", "reservations"] {
+                if let Some(v) = s
+                    .get_mut("deploy")
+                    .and_then(|d| d.get_mut("resources"))
+                    .and_then(|r| r.get_mut(kind))
+                    .and_then(|l| l.get_mut("memory"))
+                {
+                    *v = size(v);
+                }
+            }
+        }
+    }
+    if let Some(Value::Mapping(networks)) = doc.get_mut("networks") {
+        if networks
+            .get("default")
+            .is_some_and(|d| d.is_null() || d.as_mapping().is_some_and(Mapping::is_empty))
+        {
+            networks.shift_remove("default");
+        }
+        if networks.is_empty()
+            && let Value::Mapping(m) = &mut doc
+        {
+            m.shift_remove("networks");
+        }
+    }
+    for (section, default) in [("networks", "bridge"), ("volumes", "local")] {
+        if let Some(Value::Mapping(entries)) = doc.get_mut(section) {
+            for entry in entries.values_mut() {
+                if let Value::Mapping(e) = entry
+                    && e.get("driver").and_then(Value::as_str) == Some(default)
+                {
+                    e.shift_remove("driver");
+                }
+            }
+        }
+    }
+    if let Some(Value::Mapping(secrets)) = doc.get_mut("secrets") {
+        for secret in secrets.values_mut() {
+            if let Some(Value::String(f)) = secret.get("file").cloned() {
+                let content = std::fs::read_to_string(&f).unwrap_or_else(|e| format!("<{e}>"));
+                secret.as_mapping_mut().unwrap().insert(
+                    "file".into(),
+                    Value::String(format!("content: {content:?}")),
+                );
+            }
+        }
+    }
+    doc
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_norway::to_string(other).unwrap().trim().to_string(),
+    }
+}
+
+/// A size in bytes (`1G`, `1g`, `1024m` alike).
+fn size(v: &Value) -> Value {
+    let s = scalar(v).to_lowercase();
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &s[digits.len()..];
+    let factor: f64 = match unit.trim_end_matches('b') {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        _ => return v.clone(),
+    };
+    match digits.parse::<f64>() {
+        Ok(n) => Value::from((n * factor) as u64),
+        Err(_) => v.clone(),
+    }
+}
+
+/// A mount in the long form, whichever form Compose printed.
+fn mount(v: &Value) -> Value {
+    let Value::String(s) = v else {
+        let mut m = v.as_mapping().cloned().unwrap_or_default();
+        if m.get("read_only") == Some(&Value::Bool(false)) {
+            m.shift_remove("read_only");
+        }
+        return Value::Mapping(m);
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    let (source, target, mode) = match parts.as_slice() {
+        [t] => (None, *t, ""),
+        [s, t] => (Some(*s), *t, ""),
+        [s, t, m, ..] => (Some(*s), *t, *m),
+        [] => return v.clone(),
+    };
+    let mut m = Mapping::new();
+    let kind = match source {
+        Some(s) if s.starts_with('/') => "bind",
+        _ => "volume",
+    };
+    if let Some(s) = source {
+        m.insert("source".into(), s.into());
+    }
+    m.insert("target".into(), target.into());
+    m.insert("type".into(), kind.into());
+    if mode.split(',').any(|o| o == "ro") {
+        m.insert("read_only".into(), true.into());
+    }
+    Value::Mapping(m)
+}
+
+fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Mapping(x), Value::Mapping(y)) => {
+            let keys: BTreeMap<String, ()> =
+                x.keys().chain(y.keys()).map(|k| (scalar(k), ())).collect();
+            for key in keys.keys() {
+                let k = Value::String(key.clone());
+                let here = format!("{path}.{key}");
+                match (x.get(&k), y.get(&k)) {
+                    (Some(p), Some(q)) => diff(&here, p, q, out),
+                    (Some(p), None) => {
+                        out.push(format!("{here}: only in the original: {}", flat(p)))
+                    }
+                    (None, Some(q)) => {
+                        out.push(format!("{here}: only in the generated file: {}", flat(q)))
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(format!(
+            "{path}: {} (original) vs {} (generated)",
+            flat(a),
+            flat(b)
+        )),
+    }
+}
+
+fn flat(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Why a remaining difference is there, for the report (known limits of the round trip).
+const EXPECTED: &[(&str, &str)] = &[];
+
+#[test]
+fn round_trip_of_real_compose_projects() {
+    if !compose_v1() {
+        return;
+    }
+    let Some(cases) = cases() else { return };
+    let tmp = std::env::temp_dir().join(format!("muster-import-rt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (mut equal, mut total) = (0, 0);
+    let mut report = String::new();
+    for case in &cases {
+        match round_trip(case, &tmp) {
+            Outcome::NotLoadable(why) => {
+                report.push_str(&format!(
+                    "skip   {}: Compose v1 cannot load it: {why}\n",
+                    case.name
+                ));
+                continue;
+            }
+            Outcome::Equal => {
+                equal += 1;
+                report.push_str(&format!("equal  {}\n", case.name));
+            }
+            Outcome::Different(diffs) => {
+                report.push_str(&format!("differ {}\n", case.name));
+                for d in diffs {
+                    let reason = EXPECTED
+                        .iter()
+                        .find(|(pattern, _)| d.contains(pattern))
+                        .map_or("unexplained", |(_, why)| why);
+                    report.push_str(&format!("         {d}\n           reason: {reason}\n"));
+                }
+            }
+            Outcome::CheckFailed(why) => {
+                report.push_str(&format!("check  {}:\n{why}\n", case.name));
+            }
+        }
+        total += 1;
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    eprintln!("{report}");
+    eprintln!("round trip: {equal}/{total} equal");
+    assert!(
+        !report.contains("\ncheck  awesome-compose/")
+            && !report.starts_with("check  awesome-compose/"),
+        "every imported awesome-compose registry passes `muster check`"
+    );
+    let floor = 0;
+    assert!(
+        equal >= floor,
+        "round trip: {equal}/{total} equal, expected at least {floor}"
+    );
+}
