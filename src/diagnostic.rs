@@ -95,6 +95,7 @@ codes! {
     ImportUnknownName = "M1023", Warning;
     ImportNothing = "M1024", Error;
     ImportUnreadable = "M1025", Error;
+    ImportApproximated = "M1026", Warning;
 }
 
 impl Serialize for Code {

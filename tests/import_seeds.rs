@@ -180,3 +180,197 @@ mod datamancy {
         assert!(!target.exists(), "nothing is written from a broken source");
     }
 }
+
+mod hatmax {
+    use super::*;
+
+    /// A block's body by identifier, searched depth first.
+    fn find<'b>(body: &'b hcl::Body, ident: &str) -> Option<&'b hcl::Block> {
+        body.blocks().find_map(|b| {
+            if b.identifier.as_str() == ident {
+                Some(b)
+            } else {
+                find(&b.body, ident)
+            }
+        })
+    }
+
+    fn attr(block: &hcl::Block, key: &str) -> Option<String> {
+        block
+            .body
+            .attributes()
+            .find(|a| a.key.as_str() == key)
+            .map(|a| match &a.expr {
+                hcl::Expression::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+    }
+
+    fn strings(block: &hcl::Block, key: &str) -> Vec<String> {
+        match block
+            .body
+            .attributes()
+            .find(|a| a.key.as_str() == key)
+            .map(|a| &a.expr)
+        {
+            Some(hcl::Expression::Array(items)) => items
+                .iter()
+                .filter_map(|e| match e {
+                    hcl::Expression::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// What a job says about Consul and Traefik: the check, the plain tags, and per Traefik
+    /// router setting its value (`rule`, `entrypoints`).
+    struct Registration {
+        check: [Option<String>; 4],
+        tags: Vec<String>,
+        rule: String,
+        entrypoints: String,
+    }
+
+    /// The `service { ... }` block of a job file's text, found by its braces: hatmax's own
+    /// jobs are not valid HCL as a whole (their `env` block nests unescaped quotes), but
+    /// their service block is.
+    fn service_block(text: &str) -> &str {
+        let start = text.find("service {").expect("a service block");
+        let mut depth = 0;
+        for (i, c) in text[start..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return &text[start..=start + i];
+                    }
+                }
+                _ => {}
+            }
+        }
+        panic!("the service block does not close")
+    }
+
+    fn registration(path: &Path) -> Registration {
+        let text = std::fs::read_to_string(path).unwrap();
+        let body: hcl::Body = hcl::from_str(service_block(&text))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let service = find(&body, "service").expect("a service block");
+        let check = find(&service.body, "check").expect("a check");
+        let tags = strings(service, "tags");
+        let router = |setting: &str| {
+            tags.iter()
+                .find_map(|t| {
+                    let (key, value) = t.split_once('=')?;
+                    (key.starts_with("traefik.http.routers.") && key.ends_with(setting))
+                        .then(|| value.to_string())
+                })
+                .unwrap_or_default()
+        };
+        Registration {
+            check: ["type", "path", "interval", "timeout"].map(|k| attr(check, k)),
+            rule: router(".rule"),
+            entrypoints: router(".entrypoints"),
+            tags: tags
+                .iter()
+                .filter(|t| !t.starts_with("traefik."))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn imports_and_generates_a_job_per_service(version: &str) {
+        let Some(dir) = seed(&format!("hatmax/{version}")) else {
+            return;
+        };
+        let out = tempfile::tempdir().unwrap();
+        let registry = import("hatmax", &dir, "hatmax.yml", out.path(), &[]);
+        // Build contexts point back at the project from the temporary folder: they name the
+        // project's services/<name>, and the snapshot shows them from `<project>`.
+        let imported = yaml(&out.path().join("muster.yaml"));
+        let project = std::fs::canonicalize(&dir).unwrap();
+        let mut shown = registry.clone();
+        for name in service_names(&imported) {
+            let context = imported["services"][name.as_str()]["build"]["context"]
+                .as_str()
+                .unwrap();
+            let resolved = std::fs::canonicalize(out.path())
+                .unwrap()
+                .join(context)
+                .components()
+                .fold(PathBuf::new(), |mut p, c| {
+                    match c {
+                        std::path::Component::ParentDir => {
+                            p.pop();
+                        }
+                        c => p.push(c),
+                    }
+                    p
+                });
+            assert_eq!(resolved, project.join("services").join(&name));
+            shown = shown.replace(context, &format!("<project>/services/{name}"));
+        }
+        insta::assert_snapshot!(format!("hatmax_{}", version.replace('-', "_")), shown);
+        ok(muster(out.path(), &["check", "--strict"]), "check");
+        ok(muster(out.path(), &["gen", "nomad"]), "gen nomad");
+
+        let source = yaml(&dir.join("hatmax.yml"));
+        let services = service_names(&source);
+        assert!(!services.is_empty());
+        let originals = dir.join("examples/ref/deployments/nomad/jobs");
+        let mut compared = 0;
+        for name in &services {
+            let job = out
+                .path()
+                .join(format!("deploy/nomad/jobs/{name}.nomad.hcl"));
+            let generated = registration(&job);
+            let nomad = &source["services"][name.as_str()]["deployment"]["nomad"];
+            let tags: Vec<String> = nomad["consul"]["tags"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(generated.tags, tags, "{name}");
+            let rule = nomad["traefik"]["rule"].as_str().unwrap();
+            // hatmax's rules name no host; muster's host-less routes match `domain` (a
+            // reported approximation), so the generated rule is the original plus a host.
+            assert_eq!(
+                generated.rule,
+                format!("Host(`localhost`) && {rule}"),
+                "{name}"
+            );
+            assert_eq!(generated.entrypoints, "web");
+            let original = originals.join(format!("{name}.nomad"));
+            if original.exists() {
+                let original = registration(&original);
+                assert_eq!(generated.check, original.check, "{name}");
+                assert_eq!(generated.tags, original.tags, "{name}");
+                assert_eq!(
+                    format!("Host(`localhost`) && {}", original.rule),
+                    generated.rule
+                );
+                assert_eq!(generated.entrypoints, original.entrypoints);
+                compared += 1;
+            }
+        }
+        assert!(
+            compared > 0,
+            "no original job to compare with in {}",
+            originals.display()
+        );
+    }
+
+    #[test]
+    fn head_imports_and_matches_the_original_jobs() {
+        imports_and_generates_a_job_per_service("HEAD");
+    }
+
+    #[test]
+    fn the_2025_10_15_version_imports_and_matches_the_original_jobs() {
+        imports_and_generates_a_job_per_service("2025-10-15");
+    }
+}

@@ -163,6 +163,18 @@ fn secret_cycles(reg: &Registry, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Whether Nomad runs the service from an image: with the Docker (or Podman) driver, the
+/// default; a task with another driver (`extra.nomad.task.driver: exec`, ...) runs none.
+fn runs_image_on_nomad(s: &Service) -> bool {
+    let driver = s
+        .extra
+        .get("nomad")
+        .and_then(|n| n.get("task"))
+        .and_then(|t| t.get("driver"))
+        .and_then(|d| d.as_str());
+    driver.is_none_or(|d| matches!(d, "docker" | "podman"))
+}
+
 fn engines(reg: &Registry, out: &mut Vec<Diagnostic>) {
     let targets = reg.target_engines();
     let clusters: Vec<&str> = targets
@@ -171,13 +183,18 @@ fn engines(reg: &Registry, out: &mut Vec<Diagnostic>) {
         .map(|t| t.as_str())
         .collect();
     for s in reg.services.values() {
-        if s.image.is_none() && s.build.is_some() && !clusters.is_empty() {
+        let pulling: Vec<&str> = clusters
+            .iter()
+            .copied()
+            .filter(|engine| *engine != "nomad" || runs_image_on_nomad(s))
+            .collect();
+        if s.image.is_none() && s.build.is_some() && !pulling.is_empty() {
             let mut d = Diagnostic::new(
                 Code::BuildOnlyOnCluster,
                 format!(
                     "`{}` has only `build:`, but this registry targets {}",
                     s.name.value,
-                    clusters.join(", ")
+                    pulling.join(", ")
                 ),
             )
             .at(s.name.span, "no image for the cluster to pull")
@@ -306,6 +323,19 @@ mod tests {
     const REGISTRY: &str = "version: 1\nname: t\nphases:\n  apps: { order: 1 }\n  ai: { order: 2 }\n\
         services:\n  web: { image: w, phase: apps, depends_on: [llm] }\n  llm: { image: l, phase: ai, depends_on: [DEP] }\n  \
         gpu: { image: g, phase: ai }\n  db: { image: d, phase: apps }\n";
+
+    #[test]
+    fn a_nomad_task_without_an_image_driver_needs_no_image() {
+        let errors = |driver: &str| {
+            let text = format!(
+                "version: 1\nname: t\ntargets: [nomad]\nservices:\n  a:\n    build: {{ context: . }}\n    \
+                 extra: {{ nomad: {{ task: {{ driver: {driver}, config: {{ command: ./a }} }} }} }}\n"
+            );
+            crate::check::check_one(Arc::new(SourceFile::new("m.yaml", text)), None).errors()
+        };
+        assert_eq!(errors("exec"), 0);
+        assert_eq!(errors("docker"), 1);
+    }
 
     #[test]
     fn the_hint_moves_the_target_when_that_is_one_edit() {

@@ -18,12 +18,23 @@ pub enum Command {
         /// The Compose files, in the order `-f` would take them
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// An override file that makes an environment: `production=compose.prod.yml`
+        #[arg(long = "env", value_name = "NAME=FILE", value_parser = environment)]
+        environments: Vec<(String, PathBuf)>,
         #[command(flatten)]
         output: Output,
     },
     /// A Datamancy `services.registry.yaml`
     Datamancy {
         /// The Datamancy registry
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// A hatmax project's `hatmax.yml`
+    Hatmax {
+        /// The hatmax project file
         #[arg(value_name = "FILE")]
         file: PathBuf,
         #[command(flatten)]
@@ -44,17 +55,28 @@ pub struct Output {
 
 pub fn run(_global: &Global, printer: &Printer, command: Command) -> CmdResult {
     match command {
-        Command::Compose { files, output } => {
+        Command::Compose {
+            files,
+            environments,
+            output,
+        } => {
             refuse_existing(&output)?;
             let dir = registry_dir(&output.output)?;
             let imported =
-                crate::import::compose::import(&files, &dir).map_err(Failure::could_not)?;
+                crate::import::compose::import_with_environments(&files, &environments, &dir)
+                    .map_err(Failure::could_not)?;
             finish(printer, &output, imported, &describe(&files))
         }
         Command::Datamancy { file, output } => {
             refuse_existing(&output)?;
             let dir = registry_dir(&output.output)?;
             let imported = crate::import::datamancy::import(read(&file)?, &dir);
+            finish(printer, &output, imported, &file.display().to_string())
+        }
+        Command::Hatmax { file, output } => {
+            refuse_existing(&output)?;
+            let dir = registry_dir(&output.output)?;
+            let imported = crate::import::hatmax::import(read(&file)?, &dir);
             finish(printer, &output, imported, &file.display().to_string())
         }
     }
@@ -68,6 +90,16 @@ fn registry_dir(output: &Path) -> Result<PathBuf, Failure> {
         Some(p) if !p.as_os_str().is_empty() => cwd.join(p),
         _ => cwd,
     })
+}
+
+/// `NAME=FILE` of `--env`.
+fn environment(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => Err("expected NAME=FILE, e.g. production=compose.prod.yml".into()),
+    }
 }
 
 /// The sources named in messages: `a.yml` or `a.yml + b.yml`.

@@ -9,6 +9,7 @@
 pub mod compose;
 pub mod datamancy;
 pub mod draft;
+pub mod hatmax;
 mod reader;
 mod relocate;
 mod url_probe;
