@@ -191,5 +191,29 @@ fn every_example_generates_and_exports_without_leaking() {
         for (what, text) in &outputs {
             assert_no_value_in(text, &values, what);
         }
+
+        // Nothing `gen` writes, for any engine, holds a value.
+        let out = p
+            .muster()
+            .args(["gen", "-o", "deploy-all"])
+            .args(["compose", "swarm", "kubernetes", "nomad", "env", "docs", "graph"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", output_text(&out));
+        let mut files = 0;
+        let mut folders = vec![p.path().join("deploy-all")];
+        while let Some(dir) = folders.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert_no_value_in(&text, &values, &path.display().to_string());
+                files += 1;
+            }
+        }
+        assert!(files > 20, "{name}: only {files} generated files");
     }
 }
