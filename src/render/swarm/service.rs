@@ -51,7 +51,7 @@ pub fn service(ctx: &Context, s: &Service) -> Value {
             "Swarm services cannot map devices; `devices` is kept for readers but `docker stack deploy` ignores it".into(),
         ));
     }
-    let ports = ports(s, &mut notes);
+    let ports = ports(s, &mut base.expose, &mut notes);
     let deploy = deploy(ctx.reg, s, &mut notes);
     base.notes.extend(notes);
     compose_service::to_value(
@@ -70,9 +70,14 @@ pub const HOST_NETWORK: &str = "host";
 
 /// Ports in long syntax. The 3.x schema has no host address: a port bound to a loopback
 /// address is left out (publishing it on every node's every interface would open what the
-/// registry keeps local), any other address is dropped with a note. A range becomes one
-/// entry per port; a mapping with `${VAR}` is written as the registry has it.
-fn ports(s: &Service, notes: &mut Vec<(&'static str, String)>) -> Vec<Port> {
+/// registry keeps local) and its container port stays in `expose`, any other address is
+/// dropped with a note. A range becomes one entry per port; a mapping with `${VAR}` is
+/// written as the registry has it.
+fn ports(
+    s: &Service,
+    expose: &mut Vec<String>,
+    notes: &mut Vec<(&'static str, String)>,
+) -> Vec<Port> {
     let mut out = Vec::new();
     let mut local: Vec<String> = Vec::new();
     let mut dropped: Vec<String> = Vec::new();
@@ -87,6 +92,15 @@ fn ports(s: &Service, notes: &mut Vec<(&'static str, String)>) -> Vec<Port> {
         if let Some(ip) = &m.host_ip {
             if ip.starts_with("127.") || ip == "::1" || ip == "[::1]" || ip == "localhost" {
                 local.push(m.to_string());
+                for target in m.target.start..=m.target.end {
+                    let port = match m.protocol.as_str() {
+                        "udp" => format!("{target}/udp"),
+                        _ => target.to_string(),
+                    };
+                    if !expose.contains(&port) {
+                        expose.push(port);
+                    }
+                }
                 continue;
             }
             dropped.push(m.to_string());

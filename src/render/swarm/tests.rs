@@ -167,6 +167,7 @@ fn ports_are_long_and_loopback_ones_stay_unpublished() {
     let doc = parsed(&files, "swarm/stack.yml");
     let db = &doc["services"]["db"];
     assert!(db.get("ports").is_none());
+    assert_eq!(db["expose"][0], Value::from("5432"));
     assert!(
         db["x-muster"]["ports"]
             .as_str()
