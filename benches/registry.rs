@@ -441,6 +441,7 @@ fn main() {
         println!("\nOVER BUDGET: the stage columns show where the time goes");
     }
     generation_table(&only);
+    engines_table(&only);
 }
 
 /// `muster gen compose docs env` without the CLI: load and check the base and every
@@ -533,6 +534,80 @@ fn generation_table(only: &[usize]) {
         println!(
             "{services:>8} | {runs:>4} | {files:>9} | {total:>9.2} | {:>9.2} | {budget:>7} | {verdict:>6}",
             ms(median(renders))
+        );
+    }
+}
+
+/// Rendering every engine's files for one registry (the base and its environments, checked
+/// once beforehand): each engine that has a renderer, then all of them together, which the
+/// issue wants under 1 s for 500 services. Median of N runs after a warm-up run.
+fn engines_table(only: &[usize]) {
+    use muster::generate::targets::{self, Inputs, Target};
+    const ENGINES: [Target; 4] = [
+        Target::Compose,
+        Target::Swarm,
+        Target::Kubernetes,
+        Target::Nomad,
+    ];
+    let services = 500;
+    if !only.is_empty() && !only.contains(&services) {
+        return;
+    }
+    let runs = 7;
+    let budget = 1000.0;
+    println!(
+        "
+gen engines: render only (no check, no writing), {services} services"
+    );
+    println!(
+        "{:>30} | {:>4} | {:>6} | {:>9} | {:>7} | {:>6}",
+        "engines", "runs", "files", "median ms", "budget", "result"
+    );
+    let source = Arc::new(SourceFile::new("muster.yaml", registry_text(services)));
+    let base = muster::check::check_one(source, None);
+    let reg = base.loaded.registry.as_ref().expect("valid registry");
+    let environments: Vec<(String, muster::registry::Registry)> = reg
+        .environments
+        .keys()
+        .map(|name| {
+            let env = muster::check::check_environment(&base.loaded, name);
+            (
+                name.clone(),
+                env.loaded.registry.expect("valid environment"),
+            )
+        })
+        .collect();
+    let inputs = Inputs {
+        registry: reg,
+        base: reg,
+        environments: &environments,
+    };
+    let supported: Vec<Target> = ENGINES.into_iter().filter(|t| t.is_supported()).collect();
+    let mut rows: Vec<(String, Vec<Target>)> = supported
+        .iter()
+        .map(|t| (t.to_string(), vec![*t]))
+        .collect();
+    let names: Vec<&str> = supported.iter().map(|t| t.as_str()).collect();
+    rows.push((names.join("+"), supported.clone()));
+    for (label, wanted) in rows {
+        let mut times = Vec::new();
+        let mut files = 0;
+        for _ in 0..runs + 1 {
+            let start = Instant::now();
+            let set = targets::render(&wanted, &inputs).expect("supported targets");
+            times.push(start.elapsed());
+            files = black_box(set.files.len());
+        }
+        times.remove(0);
+        let total = ms(median(times));
+        let all = wanted.len() == supported.len() && wanted.len() > 1;
+        let (budget, verdict) = match (all, total <= budget) {
+            (true, true) => (format!("{budget} ms"), "OK"),
+            (true, false) => (format!("{budget} ms"), "OVER"),
+            (false, _) => ("-".to_string(), "-"),
+        };
+        println!(
+            "{label:>30} | {runs:>4} | {files:>6} | {total:>9.2} | {budget:>7} | {verdict:>6}"
         );
     }
 }
