@@ -82,7 +82,7 @@ pub fn load(source: Arc<SourceFile>, env: Option<&str>) -> Loaded {
             };
         }
     };
-    decode(source, Arc::new(root), env)
+    decode(source, Arc::new(root), env, None)
 }
 
 /// Parses `source` as YAML with locations; every syntax error (up to a limit) comes back as
@@ -100,7 +100,7 @@ pub fn parse(source: &SourceFile) -> Result<yaml::Node, Vec<Diagnostic>> {
 /// Returns the base's syntax errors when the file did not parse.
 pub fn load_environment(base: &Loaded, env: Option<&str>) -> Loaded {
     match &base.root {
-        Some(root) => decode(base.source.clone(), root.clone(), env),
+        Some(root) => decode(base.source.clone(), root.clone(), env, Some(base)),
         None => Loaded {
             source: base.source.clone(),
             registry: None,
@@ -111,11 +111,18 @@ pub fn load_environment(base: &Loaded, env: Option<&str>) -> Loaded {
     }
 }
 
-fn decode(source: Arc<SourceFile>, root: Arc<yaml::Node>, env: Option<&str>) -> Loaded {
+/// Decodes `root`, with environment `env` merged in. With the `base` it was loaded as, an
+/// environment that changes only services reuses the base's decoding of the others.
+fn decode(
+    source: Arc<SourceFile>,
+    root: Arc<yaml::Node>,
+    env: Option<&str>,
+    base: Option<&Loaded>,
+) -> Loaded {
     let (registry, references, diagnostics) = match env {
         None => decode::decode_registry(&root, &source),
         Some(name) => {
-            let Some((merged, mut overlay_problems)) = overlay::apply(&root, name) else {
+            let Some((overlay, mut overlay_problems)) = overlay::prepare(&root, name) else {
                 let diagnostic = unknown_environment(&source, &root, name);
                 return Loaded {
                     source,
@@ -125,8 +132,20 @@ fn decode(source: Arc<SourceFile>, root: Arc<yaml::Node>, env: Option<&str>) -> 
                     root: Some(root),
                 };
             };
+            // Only a decoding of the base itself, not of another environment, is reusable.
+            let reusable = base.and_then(|b| {
+                let reg = b.registry.as_ref().filter(|r| r.environment.is_none())?;
+                Some((reg, b))
+            });
             let (mut registry, references, mut diagnostics) =
-                decode::decode_registry(&merged, &source);
+                match (reusable, overlay::service_changes(&root, &overlay)) {
+                    (Some((reg, b)), Some(changes)) => decode::decode_service_changes(
+                        (reg, &b.references, &b.diagnostics),
+                        &changes,
+                        &source,
+                    ),
+                    _ => decode::decode_registry(&overlay::merge(&root, &overlay), &source),
+                };
             registry.environment = Some(name.to_string());
             diagnostics.append(&mut overlay_problems);
             for d in &mut diagnostics {
@@ -195,4 +214,86 @@ fn in_flow_collection_with_placeholder(line: &str) -> bool {
     let opens_flow = before.contains('[') || before.replace("${", "").contains('{');
     let quoted = before.matches('"').count() % 2 == 1 || before.matches('\'').count() % 2 == 1;
     opens_flow && !quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment decoded from its base (reusing the services it leaves alone) and one
+    /// decoded from scratch must agree in everything.
+    fn assert_same_both_ways(text: &str, env: &str) {
+        let source = Arc::new(SourceFile::new("muster.yaml", text));
+        let scratch = load(source.clone(), Some(env));
+        let reused = load_environment(&load(source, None), Some(env));
+        assert_eq!(reused.registry, scratch.registry, "{env}");
+        let sorted = |refs: &[(String, crate::source::Span)]| {
+            let mut refs = refs.to_vec();
+            refs.sort_by_key(|(name, span)| (span.start, name.clone()));
+            refs
+        };
+        let (a, b) = (&reused.references, &scratch.references);
+        assert_eq!(sorted(&a.variables), sorted(&b.variables), "{env}");
+        assert_eq!(sorted(&a.secrets), sorted(&b.secrets), "{env}");
+        assert_eq!(sorted(&a.hosts), sorted(&b.hosts), "{env}");
+        let (mut a, mut b) = (reused.diagnostics, scratch.diagnostics);
+        crate::diagnostic::sort_and_dedup(&mut a);
+        crate::diagnostic::sort_and_dedup(&mut b);
+        assert_eq!(a, b, "{env}");
+    }
+
+    #[test]
+    fn environments_decode_the_same_from_the_base_as_from_scratch() {
+        for example in crate::examples::EXAMPLES {
+            let source = Arc::new(SourceFile::new("muster.yaml", example.text));
+            let base = load(source, None);
+            for env in base.registry.iter().flat_map(|r| r.environments.keys()) {
+                assert_same_both_ways(example.text, env);
+            }
+        }
+        let text = r#"
+version: 1
+name: t
+defaults: { restart: always }
+services:
+  a: { image: "a:1", env: { URL: "http://${host:b}:${PORT}" } }
+  b: { image: "b:1", env: { K: "${A_VAR}" } }
+  c: { image: "c:1", imagee: typo }
+  Bad_Name: { image: "x:1" }
+  x-shared: { anything: 1 }
+environments:
+  changes:
+    services:
+      b: { env: { K: "${B_VAR}", S: { secret: nope } }, ports: ["notaport"] }
+      c: null
+      d: { image: "d:1", depends_on: [b] }
+      New_Bad: { image: "n:1" }
+      ghost: { env: { A: 1 } }
+      gone: null
+      x-note: { free: form }
+  fixes:
+    services:
+      c: { image: "c:2" }
+      Bad_Name: null
+  settings:
+    defaults: { restart: no }
+    services:
+      a: { image: "a:2" }
+  empty: {}
+  nothing:
+"#;
+        let root = yaml::parse(&SourceFile::new("muster.yaml", text)).unwrap();
+        for (env, reuses) in [
+            ("changes", true),
+            ("fixes", true),
+            ("settings", false),
+            ("empty", true),
+            ("nothing", false),
+        ] {
+            let (overlay, _) = overlay::prepare(&root, env).unwrap();
+            let changes = overlay::service_changes(&root, &overlay);
+            assert_eq!(changes.is_some(), reuses, "{env}");
+            assert_same_both_ways(text, env);
+        }
+    }
 }

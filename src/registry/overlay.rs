@@ -7,6 +7,7 @@
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::yaml::{Node, Value};
+use crate::source::Span;
 
 /// Merges `overlay` over `base`.
 pub fn merge(base: &Node, overlay: &Node) -> Node {
@@ -40,6 +41,72 @@ pub fn merge(base: &Node, overlay: &Node) -> Node {
 /// (a service it names that neither exists nor is defined there). None if there is no such
 /// environment.
 pub fn apply(root: &Node, name: &str) -> Option<(Node, Vec<Diagnostic>)> {
+    let (overlay, diagnostics) = prepare(root, name)?;
+    Some((merge(root, &overlay), diagnostics))
+}
+
+/// A service an overlay changes, when services are all it changes.
+#[derive(Debug)]
+pub struct ServiceChange {
+    pub name: String,
+    /// The key that names the service in the merged document: the base's for a service the
+    /// base has, else the overlay's.
+    pub key: Span,
+    /// The base's key and definition of the service, from the key's start to the
+    /// definition's end, if the base has one.
+    pub base: Option<Span>,
+    /// The merged definition; None when the overlay removes the service (`null`).
+    pub merged: Option<Node>,
+}
+
+/// The services `overlay` (as [`prepare`] returns it) changes, merged, when it changes
+/// nothing else: then every other service decodes exactly as in the base, and need not be
+/// decoded again. None when the overlay touches anything besides `services`, or when a name
+/// appears twice (the general merge handles those).
+pub fn service_changes(root: &Node, overlay: &Node) -> Option<Vec<ServiceChange>> {
+    let entries = overlay.as_map()?;
+    let services = match entries {
+        [] => return Some(Vec::new()),
+        [(key, services)] if key.as_str() == Some("services") => services.as_map()?,
+        _ => return None,
+    };
+    let base_services = root.get("services")?.as_map()?;
+    let mut changes: Vec<ServiceChange> = Vec::with_capacity(services.len());
+    for (key, value) in services {
+        let name = key.as_str()?;
+        if name.starts_with("x-") {
+            continue;
+        }
+        if changes.iter().any(|c| c.name == name) {
+            return None;
+        }
+        let mut in_base = base_services
+            .iter()
+            .filter(|(k, _)| k.as_str() == Some(name));
+        let base = in_base.next();
+        if in_base.next().is_some() {
+            return None;
+        }
+        let merged = match (base, value.is_null()) {
+            (None, true) => continue,
+            (Some(_), true) => None,
+            (Some((_, b)), false) => Some(merge(b, value)),
+            (None, false) => Some(value.clone()),
+        };
+        changes.push(ServiceChange {
+            name: name.to_string(),
+            key: base.map_or(key.span, |(k, _)| k.span),
+            base: base.map(|(k, b)| Span::new(k.span.start, b.span.end.max(k.span.end))),
+            merged,
+        });
+    }
+    Some(changes)
+}
+
+/// The overlay of environment `name` as it applies: keys an environment cannot set, and
+/// services already reported as undefined, taken out; plus those problems. None if there is
+/// no such environment.
+pub fn prepare(root: &Node, name: &str) -> Option<(Node, Vec<Diagnostic>)> {
     let overlay = root.get("environments")?.get(name)?;
     let mut diagnostics = Vec::new();
     let mut undefined: Vec<String> = Vec::new();
@@ -103,7 +170,7 @@ pub fn apply(root: &Node, name: &str) -> Option<(Node, Vec<Diagnostic>)> {
         })
         .collect();
     diagnostics.extend(bad_keys);
-    Some((merge(root, &overlay), diagnostics))
+    Some((overlay, diagnostics))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use super::{Decoder, Fields, References, service};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::model::*;
+use crate::registry::overlay::ServiceChange;
 use crate::registry::yaml::{Node, Value};
 use crate::source::{SourceFile, Span};
 
@@ -233,6 +234,62 @@ pub fn decode_registry(root: &Node, src: &SourceFile) -> (Registry, References, 
                 if let Some(s) = service::decode_service(&mut d, &reg, name.clone(), value) {
                     reg.services.insert(name.value, s);
                 }
+            }
+        }
+    }
+    (reg, d.refs, d.diags)
+}
+
+/// An environment that changes only services, decoded from its base: the base's registry,
+/// references and diagnostics, with what belonged to the changed services replaced by their
+/// merged definitions decoded anew. Gives what [`decode_registry`] gives for the merged
+/// document (see `overlay::service_changes` for when that holds) without decoding the
+/// services the environment leaves alone.
+pub fn decode_service_changes(
+    base: (&Registry, &References, &[Diagnostic]),
+    changes: &[ServiceChange],
+    src: &SourceFile,
+) -> (Registry, References, Vec<Diagnostic>) {
+    let (base, base_refs, base_diags) = base;
+    let replaced: Vec<Span> = changes.iter().filter_map(|c| c.base).collect();
+    let kept = |span: Span| {
+        !replaced
+            .iter()
+            .any(|r| r.start <= span.start && span.end <= r.end)
+    };
+    let keep_refs = |refs: &[(String, Span)]| -> Vec<(String, Span)> {
+        refs.iter()
+            .filter(|(_, span)| kept(*span))
+            .cloned()
+            .collect()
+    };
+    let mut d = Decoder::new(src);
+    d.refs = References {
+        variables: keep_refs(&base_refs.variables),
+        secrets: keep_refs(&base_refs.secrets),
+        hosts: keep_refs(&base_refs.hosts),
+    };
+    d.diags = base_diags
+        .iter()
+        .filter(|diag| diag.span.is_none_or(kept))
+        .cloned()
+        .collect();
+    let mut reg = base.clone();
+    for change in changes {
+        let decoded = change.merged.as_ref().and_then(|node| {
+            let name = Spanned::new(change.name.clone(), change.key);
+            if change.base.is_none() {
+                d.check_name(&name);
+            }
+            service::decode_service(&mut d, &reg, name, node)
+        });
+        match (decoded, reg.services.get_mut(&change.name)) {
+            (Some(s), Some(slot)) => *slot = s,
+            (Some(s), None) => {
+                reg.services.insert(change.name.clone(), s);
+            }
+            (None, _) => {
+                reg.services.shift_remove(&change.name);
             }
         }
     }
