@@ -64,37 +64,26 @@ const VERSION: &str = "3.8";
 /// Every Swarm file of the base registry and of each environment.
 pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<GeneratedFile> {
     let layout = Layout::new(&base.output);
+    // Each environment is a stack of its own: rendered side by side with the base.
+    let rendered: Vec<(Vec<GeneratedFile>, script::Plan)> = std::thread::scope(|scope| {
+        let layout = &layout;
+        let handles: Vec<_> = environments
+            .iter()
+            .map(|(name, env)| scope.spawn(move || stack_files(env, Some(name), layout)))
+            .collect();
+        let mut all = vec![stack_files(base, None, layout)];
+        all.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("rendering an environment does not panic")),
+        );
+        all
+    });
     let mut files = Vec::new();
     let mut plans = Vec::new();
-    let stacks = std::iter::once((None, base))
-        .chain(environments.iter().map(|(n, r)| (Some(n.as_str()), r)));
-    for (env, reg) in stacks {
-        let stack = Stack::new(reg, &layout);
-        files.push(stack.file(&file_name("stack", env), None));
-        let mut phases = Vec::new();
-        for (i, phase) in stack.phases.iter().enumerate() {
-            let name = file_name(&format!("phase-{:02}-{}", i + 1, phase.name), env);
-            files.push(stack.file(&name, Some(&phase.services)));
-            phases.push(script::Phase {
-                name: phase.name.clone(),
-                timeout_secs: phase.timeout.as_secs().max(1),
-                file: name,
-                services: phase
-                    .services
-                    .iter()
-                    .map(|s| script::Member {
-                        name: s.clone(),
-                        job: reg.services.get(s).is_some_and(|s| s.job),
-                    })
-                    .collect(),
-            });
-        }
-        plans.push(script::Plan {
-            environment: env.map(str::to_string),
-            phases,
-            runtime: stack.uses_runtime,
-            configs: reg.enabled_services().any(|s| !s.configs.is_empty()),
-        });
+    for (stack_files, plan) in rendered {
+        files.extend(stack_files);
+        plans.push(plan);
     }
     let mut deploy = GeneratedFile::new(
         format!("{DIR}/deploy.sh"),
@@ -104,6 +93,41 @@ pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<Gener
     deploy.executable = true;
     files.push(deploy);
     files
+}
+
+/// The stack file and phase files of one registry, and its part of `deploy.sh`.
+fn stack_files(
+    reg: &Registry,
+    env: Option<&str>,
+    layout: &Layout,
+) -> (Vec<GeneratedFile>, script::Plan) {
+    let stack = Stack::new(reg, layout);
+    let mut files = vec![stack.file(&file_name("stack", env), None)];
+    let mut phases = Vec::new();
+    for (i, phase) in stack.phases.iter().enumerate() {
+        let name = file_name(&format!("phase-{:02}-{}", i + 1, phase.name), env);
+        files.push(stack.file(&name, Some(&phase.services)));
+        phases.push(script::Phase {
+            name: phase.name.clone(),
+            timeout_secs: phase.timeout.as_secs().max(1),
+            file: name,
+            services: phase
+                .services
+                .iter()
+                .map(|s| script::Member {
+                    name: s.clone(),
+                    job: reg.services.get(s).is_some_and(|s| s.job),
+                })
+                .collect(),
+        });
+    }
+    let plan = script::Plan {
+        environment: env.map(str::to_string),
+        phases,
+        runtime: stack.uses_runtime,
+        configs: reg.enabled_services().any(|s| !s.configs.is_empty()),
+    };
+    (files, plan)
 }
 
 fn file_name(stem: &str, env: Option<&str>) -> String {
@@ -120,14 +144,13 @@ struct PlannedPhase {
     services: Vec<String>,
 }
 
-/// One registry as a Swarm stack.
+/// One registry as a Swarm stack, as text: each service is written once, and the stack
+/// file and the phase files are put together from the same pieces.
 struct Stack {
-    /// Enabled services, in registry order, as YAML values.
-    services: Mapping,
-    /// `networks`, `volumes`, `secrets` when not empty.
-    resources: Vec<(&'static str, Mapping)>,
-    /// `x-` keys of the registry.
-    extensions: Mapping,
+    /// Enabled services in registry order: name and YAML text (an entry of `services:`).
+    services: Vec<(String, String)>,
+    /// `networks`, `volumes`, `secrets` (when not empty) and the registry's `x-` keys.
+    tail: String,
     phases: Vec<PlannedPhase>,
     /// Whether a service reads `.muster/runtime/swarm/` (env files or secrets).
     uses_runtime: bool,
@@ -136,7 +159,7 @@ struct Stack {
 impl Stack {
     fn new(reg: &Registry, layout: &Layout) -> Stack {
         let ctx = Context::for_engine(reg, layout, "swarm");
-        let services: Mapping = reg
+        let values: Mapping = reg
             .enabled_services()
             .map(|s| {
                 (
@@ -145,14 +168,14 @@ impl Stack {
                 )
             })
             .collect();
-        let secrets = crate::render::compose::resources::secrets(&ctx, services.values());
+        let secrets = crate::render::compose::resources::secrets(&ctx, values.values());
         let uses_runtime = !secrets.is_empty()
             || reg
                 .enabled_services()
                 .any(|s| s.env.values().any(|e| e.value.holds_secret()));
-        let mut resources = Vec::new();
+        let mut w = yaml::Writer::new();
         for (key, map) in [
-            ("networks", resources::networks(reg, &services)),
+            ("networks", resources::networks(reg, &values)),
             (
                 "volumes",
                 crate::render::compose::resources::volumes(reg, layout),
@@ -160,23 +183,28 @@ impl Stack {
             ("secrets", secrets),
         ] {
             if !map.is_empty() {
-                resources.push((key, map));
+                w.section(key, map.iter());
             }
         }
-        let extensions = reg
-            .extensions
+        for (k, v) in &reg.extensions {
+            w.entry(k, &crate::render::compose::verbatim(v));
+        }
+        let mut tail = w.finish();
+        if tail == "{}\n" {
+            tail.clear();
+        }
+        let services = values
             .iter()
             .map(|(k, v)| {
-                (
-                    Value::String(k.clone()),
-                    crate::render::compose::verbatim(v),
-                )
+                let name = k.as_str().unwrap_or_default().to_string();
+                let mut text = String::new();
+                yaml::write_entry(&mut text, &name, v, 2);
+                (name, text)
             })
             .collect();
         Stack {
             services,
-            resources,
-            extensions,
+            tail,
             phases: phases(reg),
             uses_runtime,
         }
@@ -184,19 +212,23 @@ impl Stack {
 
     /// A stack file with every service, or only `only`.
     fn file(&self, name: &str, only: Option<&[String]>) -> GeneratedFile {
-        let mut w = yaml::Writer::new();
-        w.entry("version", &Value::String(VERSION.into()));
-        let wanted = |k: &Value| {
-            only.is_none_or(|names| k.as_str().is_some_and(|k| names.iter().any(|n| n == k)))
-        };
-        w.section("services", self.services.iter().filter(|(k, _)| wanted(k)));
-        for (key, map) in &self.resources {
-            w.entry(key, &Value::Mapping(map.clone()));
+        let mut out = String::with_capacity(self.tail.len() + 4096);
+        out.push_str(&format!("version: \"{VERSION}\"\nservices:"));
+        let mut any = false;
+        for (service, text) in &self.services {
+            if only.is_none_or(|names| names.contains(service)) {
+                if !any {
+                    out.push('\n');
+                    any = true;
+                }
+                out.push_str(text);
+            }
         }
-        for (key, value) in &self.extensions {
-            w.entry(key.as_str().unwrap_or_default(), value);
+        if !any {
+            out.push_str(" {}\n");
         }
-        GeneratedFile::new(format!("{DIR}/{name}"), Syntax::Hash, w.finish())
+        out.push_str(&self.tail);
+        GeneratedFile::new(format!("{DIR}/{name}"), Syntax::Hash, out)
     }
 }
 
