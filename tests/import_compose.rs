@@ -520,3 +520,251 @@ fn round_trip_of_real_compose_projects() {
         "round trip: {equal}/{total} equal, expected at least {floor}"
     );
 }
+
+/// A temporary folder of this test process, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("muster-import-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const CODIESVIBE_BASE: [&str; 2] = [
+    "docker-compose/docker-compose.yml",
+    "docker-compose/infrastructure/docker-compose.infra.yml",
+];
+
+#[test]
+fn codiesvibe_imports_with_its_environments_and_passes_check() {
+    let Some(src) = corpus("seed-projects/codiesvibe/pr21-head") else {
+        return;
+    };
+    let tmp = Scratch::new("codiesvibe");
+    let dir = tmp.0.join("codiesvibe");
+    copy_dir(&src, &dir);
+    let mut args = vec!["import", "compose"];
+    args.extend(CODIESVIBE_BASE);
+    args.extend([
+        "--env",
+        "development=docker-compose/environments/docker-compose.development.yml",
+        "--env",
+        "production=docker-compose/environments/docker-compose.production.yml",
+    ]);
+    let out = muster(&dir, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let registry: Value =
+        serde_norway::from_str(&std::fs::read_to_string(dir.join("muster.yaml")).unwrap()).unwrap();
+    let services = registry["services"].as_mapping().unwrap();
+    // The root file's `include` (services/) and the infrastructure file.
+    for name in [
+        "nestjs-api",
+        "fastify-api",
+        "gateway",
+        "mongodb",
+        "redis",
+        "mcp-server",
+    ] {
+        assert!(services.contains_key(name), "no service {name}");
+    }
+    // `extends` of the environment files, as overlays.
+    let prod = &registry["environments"]["production"]["services"]["nestjs-api"];
+    assert_eq!(prod["build"]["target"], Value::from("production"));
+    assert_eq!(prod["read_only"], Value::Bool(true));
+    let dev = &registry["environments"]["development"]["services"]["nestjs-api"];
+    assert_eq!(dev["build"]["target"], Value::from("development"));
+    // Engine-level names kept, so the network reattaches.
+    assert_eq!(
+        registry["networks"]["codiesvibe-network"]["name"],
+        Value::from("codiesvibe-network")
+    );
+    let check = muster(&dir, &["check"]);
+    assert!(check.status.success(), "{}", text(&check.stdout));
+    let out = muster(&dir, &["gen", "compose"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn codiesvibe_with_monitoring_names_the_sources_port_clash() {
+    let Some(src) = corpus("seed-projects/codiesvibe/pr21-head") else {
+        return;
+    };
+    let tmp = Scratch::new("codiesvibe-monitoring");
+    let mut args = vec!["import", "compose"];
+    args.extend(CODIESVIBE_BASE);
+    args.push("docker-compose/infrastructure/docker-compose.monitoring.yml");
+    copy_dir(&src, &tmp.0);
+    let out = muster(&tmp.0, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Both files publish Grafana on host port 3002: the source's own mistake, and the only
+    // thing `check` reports.
+    let check = muster(&tmp.0, &["check"]);
+    let report = text(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("error[M0401]: `grafana-extended` and `grafana` both publish 3002/tcp"),
+        "{report}"
+    );
+    assert!(report.contains("1 error, 0 warnings"), "{report}");
+}
+
+#[test]
+fn service_keys_nested_under_networks_are_located() {
+    let Some(src) = corpus("seed-projects/codiesvibe/pr21-first-invalid") else {
+        return;
+    };
+    let tmp = Scratch::new("codiesvibe-invalid");
+    copy_dir(&src, &tmp.0);
+    let mut args = vec!["import", "compose"];
+    args.extend(CODIESVIBE_BASE);
+    let out = muster(&tmp.0, &args);
+    let stderr = text(&out.stderr);
+    for (file, line) in [
+        ("docker-compose/services/docker-compose.nestjs.yml", 20),
+        ("docker-compose/services/docker-compose.fastify.yml", 20),
+        ("docker-compose/services/docker-compose.gateway.yml", 20),
+    ] {
+        assert!(
+            stderr.contains(&format!("--> {file}:{line}:5")),
+            "{file}:{line} in\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("warning[M1010]: `restart` is not a key of a Compose network"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "`healthcheck` is a key of a service: its indentation puts it under a Compose network"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn snapshot_of_an_imported_registry() {
+    let Some(src) = corpus("awesome-compose/nginx-golang-mysql") else {
+        return;
+    };
+    let tmp = Scratch::new("snapshot");
+    let dir = tmp.0.join("nginx-golang-mysql");
+    copy_dir(&src, &dir);
+    let out = muster(&dir, &["import", "compose", "compose.yaml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    insta::assert_snapshot!(
+        "nginx-golang-mysql",
+        std::fs::read_to_string(dir.join("muster.yaml")).unwrap()
+    );
+}
+
+#[test]
+fn include_is_followed_and_a_cycle_is_an_error() {
+    let Some(src) = corpus("compose-go/testdata") else {
+        return;
+    };
+    let tmp = Scratch::new("include");
+    copy_dir(&src, &tmp.0);
+    let out = muster(
+        &tmp.0,
+        &[
+            "import",
+            "compose",
+            "compose-include.yaml",
+            "-o",
+            "inc.yaml",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let registry: Value =
+        serde_norway::from_str(&std::fs::read_to_string(tmp.0.join("inc.yaml")).unwrap()).unwrap();
+    let services: Vec<&str> = registry["services"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        services.contains(&"bar") && services.len() > 1,
+        "{services:?}"
+    );
+
+    let out = muster(
+        &tmp.0,
+        &[
+            "import",
+            "compose",
+            "compose-include-cycle.yaml",
+            "-o",
+            "cycle.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error[M1002]"), "{stderr}");
+    assert!(
+        stderr.contains("compose-include-cycle.yaml:2:5"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(!tmp.0.join("cycle.yaml").exists());
+}
+
+#[test]
+fn an_existing_registry_is_replaced_only_with_force() {
+    let tmp = Scratch::new("force");
+    std::fs::write(
+        tmp.0.join("compose.yaml"),
+        "services:\n  web:\n    image: nginx:1.27\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.0.join("muster.yaml"), "mine\n").unwrap();
+    let out = muster(&tmp.0, &["import", "compose", "compose.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("muster.yaml already exists"));
+    assert_eq!(
+        std::fs::read_to_string(tmp.0.join("muster.yaml")).unwrap(),
+        "mine\n"
+    );
+    let out = muster(&tmp.0, &["import", "compose", "compose.yaml", "--force"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(tmp.0.join("muster.yaml"))
+            .unwrap()
+            .contains("image: nginx:1.27")
+    );
+}
+
+#[test]
+fn bad_input_gets_located_errors_and_nothing_is_written() {
+    let tmp = Scratch::new("bad");
+    std::fs::write(
+        tmp.0.join("compose.yaml"),
+        "services:\n  web:\n    image: nginx\n    extends: { service: bsae }\n  base:\n    image: x\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.0.join("broken.yaml"), "services:\n  web: [\n").unwrap();
+    let out = muster(&tmp.0, &["import", "compose", "compose.yaml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[M1003]: `extends` names `bsae`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("compose.yaml:4:14"), "{stderr}");
+    assert!(stderr.contains("did you mean `base`?"), "{stderr}");
+    let out = muster(&tmp.0, &["import", "compose", "broken.yaml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[M0101]"), "{stderr}");
+    assert!(stderr.contains("broken.yaml:"), "{stderr}");
+    assert!(!tmp.0.join("muster.yaml").exists());
+}

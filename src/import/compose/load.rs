@@ -23,11 +23,20 @@ use crate::source::{SourceFile, Span};
 #[derive(Debug, Clone)]
 pub struct Located {
     pub file: Arc<SourceFile>,
-    /// The folder relative paths in `node` are relative to.
-    pub dir: PathBuf,
     /// The span of the key that holds the value.
     pub key: Span,
     pub node: Node,
+    /// The value merges several files: spans inside `node` may point into another file, so
+    /// findings point at `key`.
+    pub merged: bool,
+}
+
+impl Located {
+    /// Where a finding about the part of the value at `inner` points: there when the value
+    /// comes from one file, else at its key.
+    pub fn span(&self, inner: Span) -> Span {
+        if self.merged { self.key } else { inner }
+    }
 }
 
 /// One service: its fields, each from the file that set it last.
@@ -59,7 +68,7 @@ const TOP: &[&str] = &[
 ];
 
 /// Keys of a top-level network, volume, secret or config entry, by section.
-const NETWORK: &[&str] = &[
+pub const NETWORK: &[&str] = &[
     "driver",
     "driver_opts",
     "attachable",
@@ -71,8 +80,8 @@ const NETWORK: &[&str] = &[
     "name",
     "external",
 ];
-const VOLUME: &[&str] = &["driver", "driver_opts", "external", "labels", "name"];
-const SECRET: &[&str] = &[
+pub const VOLUME: &[&str] = &["driver", "driver_opts", "external", "labels", "name"];
+pub const SECRET: &[&str] = &[
     "file",
     "environment",
     "content",
@@ -140,13 +149,15 @@ impl Loader {
     /// Loads the `-f` files in order, merged into one project.
     pub fn load(&mut self, paths: &[PathBuf]) -> Result<Project, String> {
         let mut project = Project::default();
+        // Relative paths of every `-f` file are relative to the first file's folder, the
+        // project folder (those of included and extended files to their own).
+        let dir = paths.first().map(|p| parent(p)).unwrap_or_default();
         for path in paths {
             let (file, tree) = self
                 .read(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             project.files.push(file.clone());
             if let Some(tree) = tree {
-                let dir = parent(path);
                 let part = self.document(&file, &tree, &dir);
                 self.merge_project(&mut project, part, false);
             }
@@ -173,9 +184,9 @@ impl Loader {
         }
         let at = |key: &Node, node: &Node| Located {
             file: file.clone(),
-            dir: dir.to_path_buf(),
             key: key.span,
             node: node.clone(),
+            merged: false,
         };
         for (key, value) in entries {
             let Some(name) = key.as_str() else { continue };
@@ -276,10 +287,13 @@ impl Loader {
                 Code::ImportUnknownKey,
                 format!("`{k}` is not a key of {what}"),
             )
-            .at(key.span, "not Compose; left out");
+            .at(
+                key.span,
+                "not Compose; kept under `x-compose`, not generated",
+            );
             d = if normalize::SERVICE_KEYS.contains(&k) {
                 d.help(format!(
-                    "`{k}` is a key of a service: its indentation puts it under the {what} instead"
+                    "`{k}` is a key of a service: its indentation puts it under {what}"
                 ))
             } else if let Some(s) = did_you_mean(k, known.iter().copied()) {
                 d.help(format!("did you mean `{s}`?"))
@@ -311,7 +325,6 @@ impl Loader {
                         k.to_string(),
                         Located {
                             file: file.clone(),
-                            dir: dir.to_path_buf(),
                             key: key.span,
                             node: paths::service_field(
                                 k,
@@ -319,6 +332,7 @@ impl Loader {
                                 dir,
                                 &self.registry_dir,
                             ),
+                            merged: false,
                         },
                     );
                 }
@@ -375,7 +389,7 @@ impl Loader {
                     let project_dir = item
                         .get("project_directory")
                         .and_then(Node::as_str)
-                        .map(|d| dir.join(d));
+                        .map(|d| join(dir, d));
                     (paths, project_dir)
                 }
                 _ => {
@@ -392,7 +406,7 @@ impl Loader {
             };
             let mut included = Project::default();
             for (path, span) in paths {
-                let full = dir.join(&path);
+                let full = join(dir, &path);
                 let key = absolute(&full);
                 if self.including.contains(&key) {
                     self.report(
@@ -528,7 +542,8 @@ impl Loader {
                 }
             },
             Some(path) => {
-                let full = ext.dir.join(path);
+                // Relative to the file that says `extends`, whichever `-f` file it is.
+                let full = join(&parent(&ext.file.path), path);
                 let (file, tree) = match self.read(&full) {
                     Ok(read) => read,
                     Err(e) => {
@@ -592,6 +607,17 @@ impl Loader {
         }
         self.report(&ext.file, d);
     }
+}
+
+/// `path` in `dir`, without the `.` parts a relative path may start with.
+fn join(dir: &Path, path: &str) -> PathBuf {
+    let mut out = dir.to_path_buf();
+    for part in Path::new(path).components() {
+        if part != std::path::Component::CurDir {
+            out.push(part);
+        }
+    }
+    out
 }
 
 /// The folder of `path` (`.` for a bare file name).

@@ -25,7 +25,11 @@ pub fn service(base: &mut Service, over: Service) {
             _ => match base.fields.get_mut(&key) {
                 Some(existing) => {
                     let node = value(&key, &existing.node, &field.node);
-                    *existing = Located { node, ..field };
+                    *existing = Located {
+                        node,
+                        merged: true,
+                        ..field
+                    };
                 }
                 None => {
                     base.fields.insert(key, field);
@@ -42,7 +46,11 @@ pub fn resource(map: &mut IndexMap<String, Located>, name: &str, entry: Located)
     match map.get_mut(name) {
         Some(existing) if entry.node.tag.is_none() => {
             let node = value(name, &existing.node, &entry.node);
-            *existing = Located { node, ..entry };
+            *existing = Located {
+                node,
+                merged: true,
+                ..entry
+            };
         }
         _ => {
             map.insert(name.to_string(), entry);

@@ -4,8 +4,10 @@
 //! anchors and merge keys already resolved by the YAML reader), [`service`] and
 //! [`resources`] map each part to its registry place, and whatever muster has no place for
 //! stays verbatim under `extra.compose` (or an `x-compose` key), so nothing is dropped.
-//! `${VAR}` references are kept as they are, and declared under `variables:`.
+//! `${VAR}` references are kept as they are, and declared under `variables:`. Override files
+//! given as environments become overlays ([`environments`]).
 
+mod environments;
 mod health;
 mod load;
 mod merge;
@@ -35,6 +37,39 @@ pub fn import(files: &[PathBuf], registry_dir: &Path) -> Result<Imported, String
     let mut findings = loader.findings;
     let draft = registry(&project, files, &mut findings);
     Ok(Imported { draft, findings })
+}
+
+/// [`import`], plus one environment per `(name, override file)`: the project imported with
+/// the override file after `files`, written as what it changes.
+pub fn import_with_environments(
+    files: &[PathBuf],
+    environments: &[(String, PathBuf)],
+    registry_dir: &Path,
+) -> Result<Imported, String> {
+    let mut imported = import(files, registry_dir)?;
+    for (name, file) in environments {
+        let mut all = files.to_vec();
+        all.push(file.clone());
+        let with = import(&all, registry_dir)?;
+        for finding in with.findings {
+            let seen = imported
+                .findings
+                .iter()
+                .any(|f| f.file.name == finding.file.name && f.diagnostic == finding.diagnostic);
+            if !seen {
+                imported.findings.push(finding);
+            }
+        }
+        let overlay = environments::overlay(&imported.draft, &with.draft);
+        imported
+            .draft
+            .set(&["environments", name], Yaml::Mapping(overlay));
+        imported.draft.comment(
+            &["environments", name],
+            format!("what {} changes", file.display()),
+        );
+    }
+    Ok(imported)
 }
 
 fn registry(project: &Project, files: &[PathBuf], findings: &mut Vec<Finding>) -> Draft {
@@ -78,7 +113,7 @@ fn registry(project: &Project, files: &[PathBuf], findings: &mut Vec<Finding>) -
                 .or_default()
                 .push(name.clone());
         }
-        let mut fields = mapped.fields;
+        let mut fields = in_registry_order(mapped.fields);
         if !mapped.extra.is_empty() {
             let mut extra = Mapping::new();
             extra.insert("compose".into(), Yaml::Mapping(mapped.extra));
@@ -121,6 +156,12 @@ fn registry(project: &Project, files: &[PathBuf], findings: &mut Vec<Finding>) -
             if let Some(comment) = entry.comment {
                 d.comment(&[section, name], comment);
             }
+            if section == "secrets" && d.get(&[section, name, "file"]).is_some() {
+                d.comment(
+                    &[section, name, "file"],
+                    "the file Compose read; `muster secrets export compose` delivers it",
+                );
+            }
         }
     }
     let names_default = project.services.values().any(|s| {
@@ -162,6 +203,62 @@ fn registry(project: &Project, files: &[PathBuf], findings: &mut Vec<Finding>) -
         d.set(&["variables", &var], Yaml::Mapping(Mapping::new()));
     }
     d
+}
+
+/// The keys of a service in the order REGISTRY.md presents them (`x-` keys last).
+const SERVICE_ORDER: &[&str] = &[
+    "description",
+    "image",
+    "build",
+    "groups",
+    "replicas",
+    "mode",
+    "container_name",
+    "hostname",
+    "networks",
+    "network_mode",
+    "expose",
+    "ports",
+    "env",
+    "secrets",
+    "env_files",
+    "volumes",
+    "command",
+    "entrypoint",
+    "user",
+    "working_dir",
+    "labels",
+    "restart",
+    "read_only",
+    "init",
+    "stop_grace_period",
+    "cap_drop",
+    "cap_add",
+    "security_opt",
+    "privileged",
+    "devices",
+    "tmpfs",
+    "shm_size",
+    "pid",
+    "dns",
+    "extra_hosts",
+    "sysctls",
+    "ulimits",
+    "logging",
+    "health",
+    "depends_on",
+    "resources",
+    "job",
+];
+
+fn in_registry_order(fields: Mapping) -> Mapping {
+    let mut entries: Vec<(Yaml, Yaml)> = fields.into_iter().collect();
+    entries.sort_by_key(|(k, _)| {
+        k.as_str()
+            .and_then(|k| SERVICE_ORDER.iter().position(|o| *o == k))
+            .unwrap_or(SERVICE_ORDER.len())
+    });
+    entries.into_iter().collect()
 }
 
 /// The project name: `name:`, else the folder of the first file, as Compose derives it

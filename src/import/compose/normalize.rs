@@ -123,6 +123,16 @@ pub fn field(key: &str, node: &Node) -> Node {
                 )]),
                 node.span,
             ),
+            Value::Map(entries) => {
+                let entries = entries
+                    .iter()
+                    .map(|(k, v)| match k.as_str() {
+                        Some("args" | "labels") => (k.clone(), pairs(v, '=')),
+                        _ => (k.clone(), v.clone()),
+                    })
+                    .collect();
+                Node::new(Value::Map(entries), node.span)
+            }
             _ => node.clone(),
         },
         _ => node.clone(),
@@ -229,6 +239,14 @@ mod tests {
         );
         let hosts = field("extra_hosts", &node("[\"h:1.2.3.4\", \"v6=::1\"]"));
         assert_eq!(hosts.get("v6").and_then(Node::as_str), Some("::1"));
+        let build = field("build", &node("{context: ., args: [A=1]}"));
+        assert_eq!(
+            build
+                .get("args")
+                .and_then(|a| a.get("A"))
+                .and_then(Node::as_str),
+            Some("1")
+        );
         let build = field("build", &node("./app"));
         assert_eq!(build.get("context").and_then(Node::as_str), Some("./app"));
     }

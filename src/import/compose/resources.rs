@@ -7,7 +7,7 @@
 
 use serde_norway::{Mapping, Value as Yaml};
 
-use super::load::Located;
+use super::load::{self, Located};
 use super::value::to_value;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::import::Finding;
@@ -20,6 +20,7 @@ pub struct Entry {
 }
 
 pub fn network(name: &str, field: &Located, findings: &mut Vec<Finding>) -> Entry {
+    let known = load::NETWORK;
     let mut out = Mapping::new();
     let mut aside = Mapping::new();
     let mut reported = Vec::new();
@@ -47,7 +48,10 @@ pub fn network(name: &str, field: &Located, findings: &mut Vec<Finding>) -> Entr
             }
             _ => {
                 aside.insert(key.into(), to_value(v));
-                reported.push((key.to_string(), k.span));
+                // Keys Compose does not know were reported as the file was read.
+                if known.contains(&key) {
+                    reported.push((key.to_string(), field.span(k.span)));
+                }
             }
         }
     }
@@ -55,6 +59,7 @@ pub fn network(name: &str, field: &Located, findings: &mut Vec<Finding>) -> Entr
 }
 
 pub fn volume(name: &str, field: &Located, findings: &mut Vec<Finding>) -> Entry {
+    let known = load::VOLUME;
     let mut out = Mapping::new();
     let mut aside = Mapping::new();
     let mut reported = Vec::new();
@@ -83,7 +88,10 @@ pub fn volume(name: &str, field: &Located, findings: &mut Vec<Finding>) -> Entry
             }
             _ => {
                 aside.insert(key.into(), to_value(v));
-                reported.push((key.to_string(), k.span));
+                // Keys Compose does not know were reported as the file was read.
+                if known.contains(&key) {
+                    reported.push((key.to_string(), field.span(k.span)));
+                }
             }
         }
     }
@@ -93,6 +101,7 @@ pub fn volume(name: &str, field: &Located, findings: &mut Vec<Finding>) -> Entry
 /// A Compose secret read from a file becomes an `external` secret muster reads from it; one
 /// from a variable or outside the stack is external too, and said so.
 pub fn secret(name: &str, field: &Located, findings: &mut Vec<Finding>) -> Entry {
+    let known = load::SECRET;
     let mut out = Mapping::new();
     out.insert("kind".into(), Yaml::from("external"));
     let mut aside = Mapping::new();
@@ -108,7 +117,10 @@ pub fn secret(name: &str, field: &Located, findings: &mut Vec<Finding>) -> Entry
             }
             _ => {
                 aside.insert(key.into(), to_value(v));
-                reported.push((key.to_string(), k.span));
+                // Keys Compose does not know were reported as the file was read.
+                if known.contains(&key) {
+                    reported.push((key.to_string(), field.span(k.span)));
+                }
             }
         }
     }
@@ -143,7 +155,7 @@ fn finish(
         });
     }
     let comment = (!aside.is_empty()).then(|| {
-        if reported.is_empty() {
+        if aside.len() == 1 && aside.contains_key("driver") {
             "Docker's default driver, kept as Compose had it".to_string()
         } else {
             "`x-compose`: Compose settings muster does not generate".to_string()

@@ -288,7 +288,7 @@ impl Mapper<'_> {
                             Code::ImportPassThrough,
                             format!("`{name}` has no value: Compose passes it from the shell; imported as `${{{name}}}`"),
                         )
-                        .at(k.span, "written as a reference")
+                        .at(field.span(k.span), "written as a reference")
                         .help("muster reads variables from `.env`: an unset variable is now empty instead of absent"),
                     });
                     self.comment(&["env", name], "Compose took it from the shell");
