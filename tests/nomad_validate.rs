@@ -9,6 +9,8 @@
 //! structure, not run. A test that needs a tool prints why it skips and returns, except
 //! under `CI=true`, where a missing tool fails it.
 
+mod secrets_support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -414,4 +416,101 @@ fn hostile_values_round_trip() {
     check_service("hostile", "app", service);
     let raw = std::fs::read_to_string(dir.path().join("deploy/nomad/jobs/app.nomad.hcl")).unwrap();
     assert!(raw.contains("END_DOLLAR = \"cost: 5$\""), "{raw}");
+}
+
+/// What `muster secrets export nomad` writes is what the jobs read: for every service, the
+/// items of its variable file are exactly the keys its templates read, and `${host:...}`
+/// inside a secret value names the Consul service the job registers. The two examples with
+/// env secrets, file secrets and hosts inside secret values (the others add only slow RSA
+/// and argon2 generation).
+#[test]
+fn templates_read_what_secrets_export_writes() {
+    for example in ["microservices", "nomad"] {
+        let p = secrets_support::Project::example(example);
+        let run = |args: &[&str]| {
+            let out = p.muster().args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{example}: muster {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out
+        };
+        run(&["secrets", "generate"]);
+        let out = run(&["secrets", "list", "--json"]);
+        let statuses: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for s in statuses.as_array().unwrap() {
+            if s["state"] == "external-unset" && s["optional"] == false {
+                let name = s["name"].as_str().unwrap();
+                let out = p
+                    .muster()
+                    .args(["secrets", "set", name])
+                    .write_stdin("an-external-test-value")
+                    .output()
+                    .unwrap();
+                assert!(out.status.success());
+            }
+        }
+        run(&["secrets", "export", "nomad"]);
+        run(&["gen", "nomad"]);
+        let reg = registry(&std::fs::read_to_string(p.path().join("muster.yaml")).unwrap());
+        let runtime = p.path().join(".muster/runtime/nomad");
+        for s in reg.enabled_services() {
+            let name = &s.name.value;
+            let body = parse(&p.path().join(format!("deploy/nomad/jobs/{name}.nomad.hcl")));
+            let task = block(&block(&block(&body, "job").body, "group").body, "task");
+            let mut read: BTreeSet<String> = BTreeSet::new();
+            for template in blocks(&task.body, "template") {
+                let data = text(attr(&template.body, "data").unwrap());
+                for piece in data.split("index . \"").skip(1) {
+                    read.insert(piece.split('"').next().unwrap().to_string());
+                }
+            }
+            let file = runtime.join(format!("{name}.vars.json"));
+            let written: BTreeSet<String> = match std::fs::read(&file) {
+                Ok(bytes) => {
+                    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                    json["Items"].as_object().unwrap().keys().cloned().collect()
+                }
+                Err(_) => BTreeSet::new(),
+            };
+            // `as: file` variables are also exported by name, as plain paths; the job sets
+            // them in `env`.
+            let plain_paths: BTreeSet<String> = s
+                .env
+                .iter()
+                .filter(|(_, e)| matches!(e.value, EnvValue::Secret { as_file: true, .. }))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let written: BTreeSet<String> = written.difference(&plain_paths).cloned().collect();
+            assert_eq!(read, written, "{example}/{name}");
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                for dep in s
+                    .env
+                    .values()
+                    .filter_map(|e| match &e.value {
+                        EnvValue::Text(t) if t.secrets().next().is_some() => Some(t.hosts()),
+                        _ => None,
+                    })
+                    .flatten()
+                {
+                    let consul = format!("{}.service.consul", dep.replace('_', "-"));
+                    assert!(text.contains(&consul), "{example}/{name}: {consul}");
+                    let target =
+                        parse(&p.path().join(format!("deploy/nomad/jobs/{dep}.nomad.hcl")));
+                    let group = block(&block(&target, "job").body, "group");
+                    let service = block(&group.body, "service");
+                    assert_eq!(
+                        format!("{}.service.consul", text_of(&service.body, "name")),
+                        consul
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn text_of(body: &Body, key: &str) -> String {
+    text(attr(body, key).unwrap())
 }
