@@ -374,3 +374,114 @@ mod hatmax {
         imports_and_generates_a_job_per_service("2025-10-15");
     }
 }
+
+mod homelabhub {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// `path` relative to the folder `from` (both absolute, without `..`).
+    fn relative(path: &Path, from: &Path) -> String {
+        let p: Vec<_> = path.components().collect();
+        let f: Vec<_> = from.components().collect();
+        let common = p.iter().zip(&f).take_while(|(a, b)| a == b).count();
+        let mut out = PathBuf::new();
+        for _ in common..f.len() {
+            out.push("..");
+        }
+        for c in &p[common..] {
+            out.push(c);
+        }
+        out.to_string_lossy().into_owned()
+    }
+
+    /// The catalog's closure of `selection`: a group's services (or the service), and every
+    /// service their `dependencies` name, transitively.
+    fn catalog_closure(catalog: &Value, selection: &str) -> BTreeSet<String> {
+        let names = |v: &Value| -> Vec<String> {
+            v.as_sequence()
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|n| n.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut todo = match catalog["groups"].get(selection) {
+            Some(group) => names(&group["services"]),
+            None => vec![selection.to_string()],
+        };
+        let mut out = BTreeSet::new();
+        while let Some(s) = todo.pop() {
+            if out.insert(s.clone()) {
+                todo.extend(names(&catalog["services"][s.as_str()]["dependencies"]));
+            }
+        }
+        out
+    }
+
+    fn planned(dir: &Path, selection: &str) -> BTreeSet<String> {
+        let out = ok(muster(dir, &["plan", selection, "--json"]), "plan");
+        let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+        plan["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["services"].as_array().unwrap().iter())
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn catalog_and_bundles_import_and_plan_gives_the_catalogs_closures() {
+        let Some(project) = seed("homelabhub/2025-11-23") else {
+            return;
+        };
+        let dir = project.join("orchestration");
+        let out = tempfile::tempdir().unwrap();
+        let registry = import("homelabhub", &dir, "services.yaml", out.path(), &[]);
+        // Host paths point back at the project from the temporary folder (from the registry,
+        // and from deploy/compose for settings kept verbatim): shown from `<project>`.
+        let root = std::fs::canonicalize(&project).unwrap();
+        let here = std::fs::canonicalize(out.path()).unwrap();
+        let mut shown = registry.clone();
+        for from in [here.join("deploy/compose"), here.clone()] {
+            shown = shown.replace(&relative(&root, &from), "<project>");
+        }
+        insta::assert_snapshot!("homelabhub_2025_11_23", shown);
+
+        // The one mistake of the source: the web bundle gives homeassistant both
+        // `network_mode: host` and `networks`, which Compose refuses too.
+        let check = muster(out.path(), &["check", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+        let errors: Vec<&serde_json::Value> = report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["severity"] == "error")
+            .collect();
+        assert_eq!(errors.len(), 1, "{report:#}");
+        assert_eq!(errors[0]["code"], "M0113");
+        let line = errors[0]["line"].as_u64().unwrap() as usize - 1;
+        let path = out.path().join("muster.yaml");
+        let mut lines: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        assert_eq!(lines[line].trim(), "network_mode: host");
+        lines.remove(line);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        ok(muster(out.path(), &["check"]), "check after the fix");
+
+        let catalog = yaml(&dir.join("services.yaml"));
+        for selection in ["bots", "dashboard"] {
+            let expected = catalog_closure(&catalog, selection);
+            assert_eq!(planned(out.path(), selection), expected, "plan {selection}");
+        }
+        assert_eq!(
+            planned(out.path(), "bots"),
+            BTreeSet::from(["discord-bot", "stream-bot", "postgres"].map(String::from))
+        );
+    }
+}

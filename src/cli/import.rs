@@ -32,6 +32,18 @@ pub enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// A HomeLabHub service catalog (`orchestration/services.yaml`) with its Compose bundles
+    Homelabhub {
+        /// The service catalog
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The bundle Compose files (default: the compose*.yml next to the catalog that no
+        /// other one includes)
+        #[arg(long = "compose", value_name = "FILE")]
+        compose: Vec<PathBuf>,
+        #[command(flatten)]
+        output: Output,
+    },
     /// A hatmax project's `hatmax.yml`
     Hatmax {
         /// The hatmax project file
@@ -71,6 +83,17 @@ pub fn run(_global: &Global, printer: &Printer, command: Command) -> CmdResult {
             refuse_existing(&output)?;
             let dir = registry_dir(&output.output)?;
             let imported = crate::import::datamancy::import(read(&file)?, &dir);
+            finish(printer, &output, imported, &file.display().to_string())
+        }
+        Command::Homelabhub {
+            file,
+            compose,
+            output,
+        } => {
+            refuse_existing(&output)?;
+            let dir = registry_dir(&output.output)?;
+            let imported = crate::import::homelabhub::import(read(&file)?, &compose, &dir)
+                .map_err(Failure::could_not)?;
             finish(printer, &output, imported, &file.display().to_string())
         }
         Command::Hatmax { file, output } => {

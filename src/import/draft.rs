@@ -77,6 +77,38 @@ impl Draft {
         map
     }
 
+    /// Renames the key `from` of the mapping at `parent` to `to`, keeping its place and its
+    /// comments (an importer that learns a better name after mapping).
+    pub fn rename(&mut self, parent: &[&str], from: &str, to: &str) {
+        let map = self.mapping(parent);
+        for (key, value) in std::mem::take(map) {
+            let key = match key.as_str() {
+                Some(k) if k == from => Value::String(to.to_string()),
+                _ => key,
+            };
+            map.insert(key, value);
+        }
+        let mut old: Vec<String> = parent.iter().map(|s| s.to_string()).collect();
+        old.push(from.to_string());
+        let moved: Vec<Vec<String>> = self
+            .comments
+            .keys()
+            .filter(|path| path.starts_with(&old))
+            .cloned()
+            .collect();
+        for path in moved {
+            let lines = self.comments.remove(&path).unwrap_or_default();
+            let mut renamed = path;
+            renamed[old.len() - 1] = to.to_string();
+            self.comments.entry(renamed).or_default().extend(lines);
+        }
+    }
+
+    /// Forgets the header, for an importer that builds on another importer's draft.
+    pub fn clear_header(&mut self) {
+        self.header.clear();
+    }
+
     /// The value at `path`, if set.
     pub fn get(&self, path: &[&str]) -> Option<&Value> {
         let (first, rest) = path.split_first()?;
@@ -241,6 +273,22 @@ mod tests {
         let text = d.to_yaml();
         let back: Value = serde_norway::from_str(&text).unwrap();
         assert_eq!(back.get("services"), d.get(&["services"]));
+    }
+
+    #[test]
+    fn rename_keeps_the_place_and_the_comments() {
+        let mut d = Draft::new();
+        d.set(&["services", "a", "image"], "x");
+        d.set(&["services", "old", "image"], "w");
+        d.set(&["services", "z", "image"], "z");
+        d.comment(&["services", "old", "image"], "kept");
+        d.rename(&["services"], "old", "new");
+        let text = d.to_yaml();
+        assert!(
+            text.contains("  new:\n    # kept\n    image: w\n\n  z:"),
+            "{text}"
+        );
+        assert!(d.get(&["services", "old"]).is_none());
     }
 
     #[test]

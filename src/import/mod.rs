@@ -10,6 +10,7 @@ pub mod compose;
 pub mod datamancy;
 pub mod draft;
 pub mod hatmax;
+pub mod homelabhub;
 mod reader;
 mod relocate;
 mod url_probe;

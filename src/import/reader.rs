@@ -41,6 +41,13 @@ impl Reader {
         }
     }
 
+    /// The findings in file order, as `check` lists its problems.
+    pub fn into_findings(mut self) -> Vec<Finding> {
+        self.findings
+            .sort_by_key(|f| f.diagnostic.span.map_or(usize::MAX, |s| s.start));
+        self.findings
+    }
+
     pub fn push(&mut self, diagnostic: Diagnostic) {
         self.findings.push(Finding {
             file: self.file.clone(),

@@ -34,7 +34,7 @@ pub fn import(file: Arc<SourceFile>, registry_dir: &Path) -> Imported {
     }
     Imported {
         draft,
-        findings: r.findings,
+        findings: r.into_findings(),
     }
 }
 

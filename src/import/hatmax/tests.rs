@@ -87,7 +87,7 @@ fn generated_code_keys_and_the_domain_are_located_warnings() {
         .collect();
     assert_eq!(
         found,
-        [("M1026", (12, 56)), ("M1020", (3, 1)), ("M1020", (15, 5))]
+        [("M1020", (3, 1)), ("M1026", (12, 56)), ("M1020", (15, 5))]
     );
     assert!(!imported.has_errors());
 }
