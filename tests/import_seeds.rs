@@ -141,6 +141,7 @@ mod datamancy {
         for name in ["authelia", "mailserver"] {
             assert!(generated.iter().any(|g| g == name));
         }
+        compose_accepts(&out.path().join("deploy/compose/stack.yml"));
         let aliases = &stack["services"]["caddy"]["networks"]["frontend"]["aliases"];
         assert!(
             aliases
@@ -148,6 +149,29 @@ mod datamancy {
                 .unwrap()
                 .contains(&Value::from("grafana.${DOMAIN}")),
             "the proxy answers to every route host: {aliases:?}"
+        );
+    }
+
+    /// Compose v1 itself reads the generated stack (skipped without it, except in CI).
+    fn compose_accepts(stack: &Path) {
+        let version = Command::new("docker-compose").arg("version").output();
+        if !version.is_ok_and(|o| o.status.success()) {
+            assert!(!in_ci(), "docker-compose (v1) is required under CI=true");
+            eprintln!("skipped: docker-compose (v1) is not installed");
+            return;
+        }
+        let config = Command::new("docker-compose")
+            .args(["-p", "datamancy", "-f"])
+            .arg(stack)
+            .args(["config", "-q"])
+            .env("DOMAIN", "example.com")
+            .output()
+            .expect("docker-compose runs");
+        assert!(
+            config.status.success(),
+            "docker-compose config refused {}:\n{}",
+            stack.display(),
+            text(&config)
         );
     }
 
@@ -326,6 +350,9 @@ mod hatmax {
             let job = out
                 .path()
                 .join(format!("deploy/nomad/jobs/{name}.nomad.hcl"));
+            let whole = std::fs::read_to_string(&job).unwrap();
+            hcl::from_str::<hcl::Body>(&whole)
+                .unwrap_or_else(|e| panic!("{} is not HCL: {e}", job.display()));
             let generated = registration(&job);
             let nomad = &source["services"][name.as_str()]["deployment"]["nomad"];
             let tags: Vec<String> = nomad["consul"]["tags"]
