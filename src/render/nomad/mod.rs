@@ -39,7 +39,6 @@ pub mod job;
 mod ports;
 mod scripts;
 mod task;
-mod words;
 
 use std::collections::BTreeSet;
 

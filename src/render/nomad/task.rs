@@ -13,7 +13,6 @@ use hcl::{Block, Expression, Heredoc, Identifier, Object, ObjectKey};
 use super::Context;
 use super::expr::Vars;
 use super::ports::Ports;
-use super::words;
 use crate::registry::model::{Command, EnvValue, MountSource, Service};
 use crate::registry::values::{format_duration, size_nomad_mb};
 
@@ -349,11 +348,15 @@ fn resources(ctx: &Context, s: &Service) -> Option<Block> {
     (!b.body.0.is_empty()).then_some(b)
 }
 
-/// A string `command` or `entrypoint` as words (see [`words`]); a list as it is.
+/// A string `command` or `entrypoint` split into words as Compose does (REGISTRY.md is
+/// silent, so Compose's meaning holds): the Docker driver takes a command and arguments,
+/// never a string for a shell. A list is used as it is.
 fn command_words(c: &Command) -> Vec<String> {
     match c {
         Command::Exec(words) => words.clone(),
-        Command::Shell(s) => words::split(s),
+        Command::Shell(s) => {
+            shlex::split(s).unwrap_or_else(|| s.split_whitespace().map(str::to_string).collect())
+        }
     }
 }
 
