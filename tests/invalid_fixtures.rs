@@ -53,7 +53,12 @@ fn cases() -> Vec<Case> {
 fn at_least_forty_fixtures_cover_every_code() {
     let cases = cases();
     assert!(cases.len() >= 40, "only {} fixtures", cases.len());
-    for code in muster::diagnostic::Code::ALL {
+    // `muster import` codes (M10xx) judge foreign files, never a registry: the import tests
+    // prove them (tests/import_compose.rs, tests/import_seeds.rs and the importers' units).
+    for code in muster::diagnostic::Code::ALL
+        .iter()
+        .filter(|c| !c.as_str().starts_with("M10"))
+    {
         assert!(
             cases
                 .iter()
