@@ -75,7 +75,10 @@ impl Target {
 
     /// Whether the target needs every environment's merged registry, not only one.
     pub fn needs_environments(self) -> bool {
-        matches!(self, Target::Compose | Target::Swarm | Target::Kubernetes)
+        matches!(
+            self,
+            Target::Compose | Target::Swarm | Target::Kubernetes | Target::Nomad
+        )
     }
 
     /// Folders (relative to the output folder) that only this target writes into: a file
@@ -156,7 +159,7 @@ pub fn render(targets: &[Target], inputs: &Inputs) -> Result<FileSet, Unsupporte
             Target::Kubernetes => {
                 crate::render::kubernetes::render(inputs.base, inputs.environments)
             }
-            Target::Nomad => crate::render::nomad::render(inputs.base),
+            Target::Nomad => crate::render::nomad::render(inputs.base, inputs.environments),
             Target::Swarm => crate::render::swarm::render(inputs.base, inputs.environments),
         };
         for file in produced {

@@ -14,7 +14,9 @@
 //! - `nomad/scripts/deploy.sh`, `nomad/scripts/health-check.sh` (see [`scripts`]).
 //!
 //! Choices where REGISTRY.md is silent:
-//! - Engine files describe the base registry; environments are not expressed for Nomad.
+//! - Environments: `nomad/environments/<env>/` holds the files an environment changes or
+//!   adds (a job with other replicas, a service only it has) and complete scripts for it,
+//!   which use those files and the base's for the rest.
 //! - Variables stay variables (see [`expr`]); secrets come from Nomad Variables at the path
 //!   `muster secrets export nomad` writes (see [`task`]).
 //! - `restart` unset means "no", as on Compose: the group neither restarts nor reschedules.
@@ -123,8 +125,38 @@ impl<'r> Context<'r> {
     }
 }
 
-/// All Nomad files, paths relative to the output folder (`nomad/...`).
-pub fn render(reg: &Registry) -> Vec<GeneratedFile> {
+/// All Nomad files, paths relative to the output folder (`nomad/...`): the base registry's,
+/// then, per environment, the files it changes or adds under `nomad/environments/<env>/` and
+/// that environment's scripts, which take each file from there when it exists, else from
+/// the base.
+pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<GeneratedFile> {
+    let mut files = files_of(base, None);
+    for (name, env) in environments {
+        let prefix = format!("{DIR}/environments/{name}/");
+        for file in files_of(env, Some(name)) {
+            let relative = file
+                .path
+                .strip_prefix(DIR)
+                .unwrap_or(&file.path)
+                .to_path_buf();
+            let same = files
+                .iter()
+                .any(|f| f.path == file.path && f.body == file.body);
+            let script = relative.starts_with("scripts");
+            if script || !same {
+                files.push(GeneratedFile {
+                    path: std::path::Path::new(&prefix).join(relative),
+                    ..file
+                });
+            }
+        }
+    }
+    files
+}
+
+/// The files of one registry, paths as for the base (`nomad/...`); `environment` names the
+/// environment whose scripts these are.
+fn files_of(reg: &Registry, environment: Option<&str>) -> Vec<GeneratedFile> {
     let ctx = Context::new(reg);
     let mut files = Vec::new();
     let mut variables = BTreeSet::new();
@@ -142,8 +174,14 @@ pub fn render(reg: &Registry) -> Vec<GeneratedFile> {
     files.push(hcl_file("infra/consul.hcl", &infra::consul(&ctx)));
     files.push(hcl_file("infra/traefik.nomad.hcl", &infra::traefik(&ctx)));
     let variables: Vec<String> = variables.into_iter().collect();
-    files.push(script("deploy.sh", scripts::deploy(&ctx, &variables)));
-    files.push(script("health-check.sh", scripts::health_check(&ctx)));
+    files.push(script(
+        "deploy.sh",
+        scripts::deploy(&ctx, environment, &variables),
+    ));
+    files.push(script(
+        "health-check.sh",
+        scripts::health_check(&ctx, environment),
+    ));
     files
 }
 

@@ -88,6 +88,11 @@ acl_enabled() {
   nomad acl policy list >/dev/null 2>&1
 }
 
+# A generated file: the environment's version when it has one, else the base's.
+pick() {
+  if [ -f "$env_dir/$1" ]; then echo "$env_dir/$1"; else echo "$nomad_dir/$1"; fi
+}
+
 # submit SERVICE JOB SECRETS: loads the job's secrets and policy, then submits it.
 submit() {
   local service=$1 job=$2 secrets=$3
@@ -99,10 +104,10 @@ submit() {
   fi
   if [ "$acl" = yes ]; then
     nomad acl policy apply -namespace "$namespace" -job "$job" \
-      "$job-variables" "$nomad_dir/policies/$service.policy.hcl" >/dev/null
+      "$job-variables" "$(pick "policies/$service.policy.hcl")" >/dev/null
   fi
   echo "  submit $job"
-  nomad job run -detach "$nomad_dir/jobs/$service.nomad.hcl" >/dev/null
+  nomad job run -detach "$(pick "jobs/$service.nomad.hcl")" >/dev/null
 }
 
 # phase NAME TIMEOUT_SECONDS 'SERVICE JOB KIND COUNT SECRETS'...: submits the phase's jobs,
@@ -209,9 +214,12 @@ fn entry(ctx: &Context, s: &Service) -> String {
 }
 
 /// What both scripts start with.
-fn preamble(ctx: &Context, what: &str, out: &mut String) {
+fn preamble(ctx: &Context, environment: Option<&str>, what: &str, out: &mut String) {
     out.push_str("#!/usr/bin/env bash\n");
     out.push_str(what);
+    if let Some(env) = environment {
+        out.push_str(&format!("# Environment: {env}.\n"));
+    }
     out.push_str("set -euo pipefail\n\n");
     out.push_str(&format!("namespace={}\n", quote(&ctx.namespace())));
     out.push_str(
@@ -219,11 +227,25 @@ fn preamble(ctx: &Context, what: &str, out: &mut String) {
     );
 }
 
+/// Where the deploy script finds its files. An environment's scripts live in
+/// `environments/<env>/scripts/` and take each file from the environment's folder when it has
+/// one (see `pick`).
+fn locations(environment: Option<&str>, out: &mut String) {
+    out.push_str("here=$(cd \"$(dirname \"${BASH_SOURCE[0]}\")\" && pwd)\n");
+    out.push_str("env_dir=$(dirname \"$here\")\n");
+    if environment.is_some() {
+        out.push_str("nomad_dir=$(dirname \"$(dirname \"$env_dir\")\")\n");
+    } else {
+        out.push_str("nomad_dir=$env_dir\n");
+    }
+}
+
 /// `scripts/deploy.sh`.
-pub fn deploy(ctx: &Context, variables: &[String]) -> String {
+pub fn deploy(ctx: &Context, environment: Option<&str>, variables: &[String]) -> String {
     let mut out = String::new();
     preamble(
         ctx,
+        environment,
         "# Deploys the stack to Nomad phase by phase, waiting until each phase is healthy.\n\
          # Uses NOMAD_ADDR and NOMAD_TOKEN as the nomad CLI does. Job variables come from\n\
          # NOMAD_VAR_<NAME>, else from the registry's .env. Run `muster secrets export nomad`\n\
@@ -231,9 +253,9 @@ pub fn deploy(ctx: &Context, variables: &[String]) -> String {
          # MUSTER_SKIP_TRAEFIK=1 leaves out the Traefik job of infra/.\n",
         &mut out,
     );
-    out.push_str("here=$(cd \"$(dirname \"${BASH_SOURCE[0]}\")\" && pwd)\n");
-    out.push_str("nomad_dir=$(dirname \"$here\")\n");
-    let back = match ctx.back_to_registry(2) {
+    locations(environment, &mut out);
+    let depth = if environment.is_some() { 4 } else { 2 };
+    let back = match ctx.back_to_registry(depth) {
         Some(back) => format!("$here/{back}"),
         None => "$PWD".to_string(),
     };
@@ -253,7 +275,7 @@ pub fn deploy(ctx: &Context, variables: &[String]) -> String {
     out.push_str("load_env\nacl=no\nif acl_enabled; then acl=yes; fi\n\n");
     out.push_str("if [ \"${MUSTER_SKIP_TRAEFIK:-0}\" != 1 ]; then\n");
     out.push_str("  echo \"infra: submit $traefik\"\n");
-    out.push_str("  nomad job run -detach \"$nomad_dir/infra/traefik.nomad.hcl\" >/dev/null\n");
+    out.push_str("  nomad job run -detach \"$(pick infra/traefik.nomad.hcl)\" >/dev/null\n");
     out.push_str("fi\n");
     for (name, timeout, services) in phases(ctx) {
         out.push_str(&format!("phase {} {timeout}", quote(&name)));
@@ -268,10 +290,11 @@ pub fn deploy(ctx: &Context, variables: &[String]) -> String {
 }
 
 /// `scripts/health-check.sh`.
-pub fn health_check(ctx: &Context) -> String {
+pub fn health_check(ctx: &Context, environment: Option<&str>) -> String {
     let mut out = String::new();
     preamble(
         ctx,
+        environment,
         "# Judges every job of the stack on Nomad: exit 0 when all are healthy (batch jobs:\n\
          # complete), 1 when some are not, 2 when a critical one is not.\n",
         &mut out,

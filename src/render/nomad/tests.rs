@@ -5,7 +5,11 @@ use crate::check::check_one;
 use crate::source::SourceFile;
 
 fn registry(text: &str) -> Registry {
-    let report = check_one(Arc::new(SourceFile::new("muster.yaml", text)), None);
+    registry_in(text, None)
+}
+
+fn registry_in(text: &str, env: Option<&str>) -> Registry {
+    let report = check_one(Arc::new(SourceFile::new("muster.yaml", text)), env);
     let errors: Vec<String> = report
         .diagnostics
         .iter()
@@ -85,7 +89,7 @@ services:
 
 #[test]
 fn every_service_gets_a_job_and_a_policy() {
-    let files = render(&registry(STACK));
+    let files = render(&registry(STACK), &[]);
     for service in ["db", "migrate", "web_ui", "agent"] {
         let job = file(&files, &format!("nomad/jobs/{service}.nomad.hcl"));
         assert!(job.contains(&format!("job \"demo-{service}\"")), "{job}");
@@ -105,7 +109,7 @@ fn every_service_gets_a_job_and_a_policy() {
 
 #[test]
 fn job_types_counts_and_policies() {
-    let files = render(&registry(STACK));
+    let files = render(&registry(STACK), &[]);
     let migrate = file(&files, "nomad/jobs/migrate.nomad.hcl");
     assert!(migrate.contains("type = \"batch\""));
     assert!(
@@ -132,7 +136,7 @@ fn job_types_counts_and_policies() {
 
 #[test]
 fn checks_and_routes() {
-    let files = render(&registry(STACK));
+    let files = render(&registry(STACK), &[]);
     let db = file(&files, "nomad/jobs/db.nomad.hcl");
     assert!(db.contains("type = \"script\""));
     assert!(db.contains("task = \"db\""));
@@ -161,7 +165,7 @@ fn checks_and_routes() {
 
 #[test]
 fn secrets_come_from_nomad_variables() {
-    let files = render(&registry(STACK));
+    let files = render(&registry(STACK), &[]);
     let web = file(&files, "nomad/jobs/web_ui.nomad.hcl");
     assert!(
         !web.contains("postgres://app:"),
@@ -178,7 +182,7 @@ fn secrets_come_from_nomad_variables() {
 
 #[test]
 fn resources_and_extra() {
-    let files = render(&registry(STACK));
+    let files = render(&registry(STACK), &[]);
     let web = file(&files, "nomad/jobs/web_ui.nomad.hcl");
     assert!(web.contains("cpu = 1500"));
     assert!(web.contains("memory = 100\n") && web.contains("memory_max = 300"));
@@ -193,7 +197,7 @@ fn resources_and_extra() {
 
 #[test]
 fn scripts_run_phases_in_order() {
-    let files = render(&registry(STACK));
+    let files = render(&registry(STACK), &[]);
     let deploy = file(&files, "nomad/scripts/deploy.sh");
     let data = deploy.find("phase data 60").unwrap();
     let apps = deploy.find("phase apps 120").unwrap();
@@ -229,12 +233,43 @@ fn way_back_to_the_registry() {
 #[test]
 fn deterministic_and_parsed_back() {
     let reg = registry(STACK);
-    assert_eq!(render(&reg), render(&reg));
-    for f in render(&reg)
+    assert_eq!(render(&reg, &[]), render(&reg, &[]));
+    for f in render(&reg, &[])
         .iter()
         .filter(|f| f.path.extension().is_some_and(|e| e == "hcl"))
     {
         let parsed: Result<hcl::Body, _> = hcl::parse(&f.body);
         assert!(parsed.is_ok(), "{}: {parsed:?}", f.path.display());
     }
+}
+
+#[test]
+fn environments_hold_what_they_change_and_their_scripts() {
+    let text = format!(
+        "{STACK}environments:\n  prod:\n    services:\n      web_ui: {{ replicas: 4 }}\n      extra: {{ image: 'x:1', phase: apps }}\n"
+    );
+    let base = registry_in(&text, None);
+    let prod = registry_in(&text, Some("prod"));
+    let files = render(&base, &[("prod".to_string(), prod)]);
+    let env_files: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.path.to_str())
+        .filter(|p| p.starts_with("nomad/environments/prod/"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        env_files,
+        [
+            "nomad/environments/prod/jobs/web_ui.nomad.hcl",
+            "nomad/environments/prod/jobs/extra.nomad.hcl",
+            "nomad/environments/prod/policies/extra.policy.hcl",
+            "nomad/environments/prod/scripts/deploy.sh",
+            "nomad/environments/prod/scripts/health-check.sh",
+        ]
+    );
+    assert!(file(&files, "nomad/environments/prod/jobs/web_ui.nomad.hcl").contains("count = 4"));
+    let deploy = file(&files, "nomad/environments/prod/scripts/deploy.sh");
+    assert!(deploy.contains("'extra demo-extra service 1 no'"));
+    assert!(deploy.contains("registry_dir=${MUSTER_REGISTRY_DIR:-$here/../../../../..}"));
+    assert!(deploy.contains("nomad_dir=$(dirname \"$(dirname \"$env_dir\")\")"));
 }
