@@ -55,13 +55,24 @@ const DIR: &str = "kubernetes";
 
 /// All Kubernetes files, paths relative to the output folder (`kubernetes/...`).
 pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<GeneratedFile> {
-    let stack = Stack::new(base);
+    // Each environment is a whole stack of objects to build and compare: side by side.
+    let (stack, env_stacks) = std::thread::scope(|scope| {
+        let handles: Vec<_> = environments
+            .iter()
+            .map(|(_, env)| scope.spawn(move || Stack::new(env)))
+            .collect();
+        let stack = Stack::new(base);
+        let env_stacks: Vec<Stack> = handles
+            .into_iter()
+            .map(|h| h.join().expect("building a stack does not panic"))
+            .collect();
+        (stack, env_stacks)
+    });
     let mut files = kustomize::base_files(base, &stack);
     let mut scripts = vec![deploy::Target::new(None, &stack)];
-    for (name, env) in environments {
-        let env_stack = Stack::new(env);
-        files.extend(overlay::files(base, name, &stack, &env_stack));
-        scripts.push(deploy::Target::new(Some(name), &env_stack));
+    for ((name, _), env_stack) in environments.iter().zip(&env_stacks) {
+        files.extend(overlay::files(base, name, &stack, env_stack));
+        scripts.push(deploy::Target::new(Some(name), env_stack));
     }
     let mut script = GeneratedFile::new(
         format!("{DIR}/deploy.sh"),
