@@ -273,3 +273,26 @@ fn environments_hold_what_they_change_and_their_scripts() {
     assert!(deploy.contains("registry_dir=${MUSTER_REGISTRY_DIR:-$here/../../../../..}"));
     assert!(deploy.contains("nomad_dir=$(dirname \"$(dirname \"$env_dir\")\")"));
 }
+
+/// The generator Nomad support replaces crashed on a missing field: the barest services
+/// still get complete jobs.
+#[test]
+fn bare_services_get_jobs() {
+    let reg = registry(
+        "version: 1\nname: bare\ntargets: [compose]\nservices:\n  only-image: { image: 'x:1' }\n  only-build: { build: { context: ./b } }\n",
+    );
+    let files = render(&reg, &[]);
+    let built = file(&files, "nomad/jobs/only-build.nomad.hcl");
+    assert!(built.contains("image = \"bare-only-build\""), "{built}");
+    let plain = file(&files, "nomad/jobs/only-image.nomad.hcl");
+    assert!(
+        plain.contains("service {\n      name = \"only-image\""),
+        "{plain}"
+    );
+    assert!(!plain.contains("check {") && !plain.contains("network {"));
+    for f in &files {
+        if f.path.extension().is_some_and(|e| e == "hcl") {
+            assert!(hcl::parse(&f.body).is_ok(), "{}", f.path.display());
+        }
+    }
+}
