@@ -442,6 +442,7 @@ fn main() {
     }
     generation_table(&only);
     engines_table(&only);
+    import_table(&only);
 }
 
 /// `muster gen compose docs env` without the CLI: load and check the base and every
@@ -610,4 +611,85 @@ gen engines: render only (no check, no writing), {services} services"
             "{label:>30} | {runs:>4} | {files:>6} | {total:>9.2} | {budget:>7} | {verdict:>6}"
         );
     }
+}
+
+/// `muster import compose` of a 50-service Compose file shaped like real ones (build and
+/// image services, ports, env lists and maps, health checks, conditional dependencies,
+/// volumes, networks, profiles, deploy resources, an anchor merged into every service):
+/// read, merge, map, and write the registry text. Median of N runs after a warm-up run.
+fn import_table(only: &[usize]) {
+    let services = 50;
+    if !only.is_empty() && !only.contains(&services) {
+        return;
+    }
+    let (runs, budget) = (21, 50.0);
+    let dir = std::env::temp_dir().join(format!("muster-bench-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary folder");
+    let file = dir.join("compose.yaml");
+    std::fs::write(&file, compose_text(services)).expect("compose file written");
+    println!("\nimport compose: read, merge, map and write the registry of one Compose file");
+    println!(
+        "{:>8} | {:>4} | {:>9} | {:>7} | {:>6}",
+        "services", "runs", "median ms", "budget", "result"
+    );
+    let mut times = Vec::new();
+    for _ in 0..runs + 1 {
+        let start = Instant::now();
+        let imported = muster::import::compose::import(std::slice::from_ref(&file), &dir)
+            .expect("the file reads");
+        black_box(imported.draft.to_yaml());
+        times.push(start.elapsed());
+        assert!(!imported.has_errors(), "the benchmark file imports cleanly");
+    }
+    times.remove(0);
+    let total = ms(median(times));
+    let verdict = if total <= budget { "OK" } else { "OVER" };
+    println!("{services:>8} | {runs:>4} | {total:>9.2} | {budget:>4} ms | {verdict:>6}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn compose_text(n: usize) -> String {
+    let mut out = String::from(
+        "x-common: &common\n  restart: unless-stopped\n  logging:\n    driver: json-file\n    options: { max-size: 10m }\n\nservices:\n",
+    );
+    for i in 0..n {
+        let _ = writeln!(out, "  svc{i}:\n    <<: *common");
+        if i % 3 == 0 {
+            let _ = writeln!(
+                out,
+                "    build:\n      context: ./svc{i}\n      args: [\"VERSION=${{VERSION:-1}}\"]"
+            );
+        } else {
+            let _ = writeln!(out, "    image: registry.example.com/team/svc{i}:1.{i}");
+        }
+        let _ = writeln!(
+            out,
+            "    ports: [\"{}:8080\"]\n    environment:\n      - LOG_LEVEL=${{LOG_LEVEL:-info}}\n      - PEER=svc{}\n    volumes: [\"data{i}:/data\", \"./conf/svc{i}:/etc/svc:ro\"]\n    networks: [front, back]",
+            10_000 + i,
+            i.saturating_sub(1)
+        );
+        let _ = writeln!(
+            out,
+            "    healthcheck:\n      test: [CMD, wget, -q, -O-, http://localhost:8080/health]\n      interval: 10s\n      retries: 5"
+        );
+        if i > 0 {
+            let _ = writeln!(
+                out,
+                "    depends_on:\n      svc{}:\n        condition: service_healthy",
+                i - 1
+            );
+        }
+        if i % 5 == 0 {
+            let _ = writeln!(out, "    profiles: [group{}]", i % 4);
+        }
+        let _ = writeln!(
+            out,
+            "    deploy:\n      resources:\n        limits: {{ cpus: '0.5', memory: 256M }}"
+        );
+    }
+    out.push_str("networks:\n  front: {}\n  back: { internal: true }\nvolumes:\n");
+    for i in 0..n {
+        let _ = writeln!(out, "  data{i}: {{ name: legacy_data{i} }}");
+    }
+    out
 }
