@@ -42,7 +42,8 @@ mod ports;
 mod scripts;
 mod task;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 use crate::generate::{GeneratedFile, Syntax};
 use crate::registry::model::Registry;
@@ -131,6 +132,10 @@ impl<'r> Context<'r> {
 /// the base.
 pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<GeneratedFile> {
     let mut files = files_of(base, None);
+    let bodies: HashMap<PathBuf, String> = files
+        .iter()
+        .map(|f| (f.path.clone(), f.body.clone()))
+        .collect();
     for (name, env) in environments {
         let prefix = format!("{DIR}/environments/{name}/");
         for file in files_of(env, Some(name)) {
@@ -139,13 +144,11 @@ pub fn render(base: &Registry, environments: &[(String, Registry)]) -> Vec<Gener
                 .strip_prefix(DIR)
                 .unwrap_or(&file.path)
                 .to_path_buf();
-            let same = files
-                .iter()
-                .any(|f| f.path == file.path && f.body == file.body);
+            let same = bodies.get(&file.path) == Some(&file.body);
             let script = relative.starts_with("scripts");
             if script || !same {
                 files.push(GeneratedFile {
-                    path: std::path::Path::new(&prefix).join(relative),
+                    path: Path::new(&prefix).join(relative),
                     ..file
                 });
             }
