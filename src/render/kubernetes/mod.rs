@@ -20,7 +20,7 @@
 //! Names are DNS labels (`names.rs`); `${VAR}` is resolved at generation time (`text.rs`).
 //!
 //! Objects are typed `k8s-openapi` values, serialized with serde into JSON values (where
-//! `extra.kubernetes` merges in), written with [`yaml`](crate::render::yaml) with keys sorted:
+//! `extra.kubernetes` merges in), written with [`yaml`] with keys sorted:
 //! the same registry gives the same bytes whatever order a map had.
 
 mod deploy;

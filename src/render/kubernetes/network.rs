@@ -14,7 +14,10 @@
 //!   may resolve names through the cluster DNS, and a routed pod accepts the ingress
 //!   controller (from any namespace, since where the controller runs is not known, on its
 //!   routed ports only). A pod on a network that is not `internal` may also leave the
-//!   cluster, as on Compose.
+//!   cluster, as on Compose. An `external` network is a label like any other: pods of other
+//!   namespaces are not reached through it.
+//! - A StatefulSet names its Service as its governing Service; that Service is a plain
+//!   ClusterIP one (one stable name for the service, as on Compose), not a headless one.
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,8 @@
 //! - Secret-bearing values come from the env file `muster secrets export kubernetes` writes,
 //!   `.muster/runtime/kubernetes/<service>.env`, through a kustomize `secretGenerator`
 //!   `<service>-secrets`, together with the service's `env_files` (secret-bearing by
-//!   REGISTRY.md, so never a ConfigMap).
+//!   REGISTRY.md, so never a ConfigMap). Kustomize reads `KEY=value` lines raw: quotes
+//!   around a value in an `env_files` file become part of the value.
 //! - Secrets delivered as files (`as: file`, `secrets:`) come from `.muster/runtime/
 //!   kubernetes/secrets/<name>` through a generator `<service>-files`, mounted at
 //!   `/run/secrets` (mode 0400), where the variable of an `as: file` entry points.

@@ -2,6 +2,8 @@
 //! variables are resolved at generation time (REGISTRY.md "Interpolation"): from each
 //! registry's `variables` defaults, which environments may override. A string that uses a
 //! variable without a value keeps its `${VAR}` text (visibly, rather than an empty value).
+//! Renderers see no `.env`: values set only there reach Kubernetes once `muster gen` passes
+//! them in (the lookup is `variable` below; today it reads the registry's defaults).
 //! `${host:SERVICE}` becomes the name of SERVICE's Service object.
 //!
 //! The kubelet expands `$(VAR)` in env values, `command` and `args`, and reads `$$` as `$`:
