@@ -286,6 +286,17 @@ fn check_structure(what: &str, reg: &Registry, docs: &[Value]) {
             "{what}"
         );
     }
+    // Nothing of a service the registry leaves out (an environment's delete patches).
+    let enabled: BTreeSet<String> = reg.enabled_services().map(|s| dns(&s.name.value)).collect();
+    for d in docs {
+        if let Some(service) = label(d, "muster.dev/service") {
+            assert!(
+                enabled.contains(service),
+                "{what}: {} of {service}",
+                d["kind"].as_str().unwrap_or("?")
+            );
+        }
+    }
     for policy in ["default-deny", "allow-dns"] {
         assert!(by_name("NetworkPolicy", policy), "{what}: no {policy}");
     }

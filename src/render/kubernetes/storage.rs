@@ -9,6 +9,10 @@
 //! - A volume with `path`, and a bind mount, is a `hostPath`: the folder of the node the pod
 //!   lands on, not of the machine muster ran on. The pod says so in a warning annotation.
 //! - Anonymous volumes, `tmpfs` and `shm_size` are `emptyDir`s (in memory for the latter two).
+//!
+//! Kubernetes cannot change a StatefulSet's claim templates: an environment that gives a
+//! volume another size or class needs the StatefulSet deleted (its claims stay) before
+//! `deploy.sh` applies it.
 
 use std::collections::BTreeMap;
 
