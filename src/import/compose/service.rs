@@ -87,9 +87,9 @@ impl Mapper<'_> {
             return;
         }
         let mapped = match key {
-            "image" => self.string_as(key, "image", node),
+            "image" => self.string_as("image", node),
             "container_name" | "hostname" | "working_dir" | "pid" | "network_mode" | "user" => {
-                self.string_as(key, key, node)
+                self.string_as(key, node)
             }
             "privileged" | "read_only" | "init" => match node.value {
                 Value::Bool(b) => {
@@ -103,14 +103,14 @@ impl Mapper<'_> {
             "restart" => self.restart(node),
             "command" | "entrypoint" => self.command(key, node),
             "environment" => self.environment(field),
-            "env_file" => self.strings_as(key, "env_files", node),
+            "env_file" => self.strings_as("env_files", node),
             "labels" => self.labels(node),
             "ports" => self.ports(node),
             "expose" => self.expose(node),
             "networks" => self.networks(node),
             "volumes" => self.volumes(node),
             "tmpfs" | "devices" | "cap_add" | "cap_drop" | "security_opt" | "dns" => {
-                self.strings_as(key, key, node)
+                self.strings_as(key, node)
             }
             "shm_size" => self.size(node),
             "stop_grace_period" => self.duration(node),
@@ -154,7 +154,7 @@ impl Mapper<'_> {
         }
     }
 
-    fn string_as(&mut self, _from: &str, to: &str, node: &Node) -> bool {
+    fn string_as(&mut self, to: &str, node: &Node) -> bool {
         let text = match &node.value {
             Value::Str(s, _) => s.clone(),
             Value::Int(i) if to == "user" => i.to_string(),
@@ -168,7 +168,7 @@ impl Mapper<'_> {
     }
 
     /// A string or a list of strings, written as a list.
-    fn strings_as(&mut self, _from: &str, to: &str, node: &Node) -> bool {
+    fn strings_as(&mut self, to: &str, node: &Node) -> bool {
         let items: Vec<&Node> = match &node.value {
             Value::Str(..) => vec![node],
             Value::Seq(items) => items.iter().collect(),
