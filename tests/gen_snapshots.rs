@@ -68,7 +68,12 @@ fn every_generated_file_of_every_example() {
 #[test]
 fn generation_is_deterministic() {
     for example in ["homelab", "microservices"] {
-        let wanted = [Target::Compose, Target::Kubernetes, Target::Env, Target::Docs];
+        let wanted = [
+            Target::Compose,
+            Target::Kubernetes,
+            Target::Env,
+            Target::Docs,
+        ];
         assert_eq!(render(example, &wanted), render(example, &wanted));
     }
 }
