@@ -12,6 +12,8 @@
 //! Normalised before comparing, because they only change how the same thing is written:
 //! - a volume mount as `src:dst:mode` or as `{type, source, target, read_only}`;
 //! - `protocol: tcp` of a port, the default;
+//! - a health check `test` as a string or as `[CMD-SHELL, string]`, which Compose defines as
+//!   the same;
 //! - the top-level `version` Compose v1 prints (the file's, else 3.9): an obsolete marker of
 //!   the schema, which muster does not write;
 //! - `expose` ports and `environment` values as numbers or strings (Docker reads text);
@@ -320,6 +322,12 @@ fn normalise(mut doc: Value) -> Value {
                     .map(|(k, v)| (Value::from(k), Value::from(v)))
                     .collect();
                 s.insert("extra_hosts".into(), Value::Mapping(map));
+            }
+            if let Some(Value::String(test)) = s.get("healthcheck").and_then(|h| h.get("test")) {
+                let shell = Value::Sequence(vec!["CMD-SHELL".into(), test.as_str().into()]);
+                if let Some(Value::Mapping(h)) = s.get_mut("healthcheck") {
+                    h.insert("test".into(), shell);
+                }
             }
             if let Some(v) = s.get_mut("shm_size") {
                 *v = size(v);
@@ -857,4 +865,108 @@ fn every_corpus_compose_file_imports_without_panic_and_findings_point_into_their
                 .unwrap_or_else(|e| panic!("{}: the registry does not parse: {e}", file.display()));
         }
     }
+}
+
+/// Two `-f` files with what Compose merges in its own way, profiles, conditions, `extends`
+/// and variables: the same round trip as for the corpus, with `-f base -f override`.
+#[test]
+fn round_trip_of_merged_files() {
+    if !compose_v1() {
+        return;
+    }
+    let tmp = Scratch::new("merged");
+    let dir = tmp.0.join("merged");
+    std::fs::create_dir_all(dir.join("api")).unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        r#"x-logging: &logging
+  driver: json-file
+  options: { max-size: 10m }
+services:
+  base-app:
+    image: ${REGISTRY:-registry.example.com}/app:1.4
+    environment: [LOG_LEVEL=info, "GREETING=hello $$USER"]
+    logging: *logging
+  api:
+    extends: base-app
+    build: { context: ./api, args: [VERSION=1] }
+    command: [serve, --port, "8080"]
+    ports: ["8080:8080"]
+    volumes: ["data:/data", "./api:/src:ro"]
+    depends_on:
+      db: { condition: service_healthy }
+      migrate: { condition: service_completed_successfully }
+    healthcheck:
+      test: [CMD, wget, -q, -O-, http://localhost:8080/health]
+      interval: 1m30s
+  migrate:
+    image: registry.example.com/app:1.4
+    command: migrate
+    restart: "no"
+  db:
+    image: postgres:16.4
+    healthcheck: { test: pg_isready, interval: 5s }
+    volumes: ["pg:/var/lib/postgresql/data"]
+    shm_size: 1G
+  toolbox:
+    image: busybox:1.36
+    profiles: [debug]
+    depends_on: [api]
+volumes:
+  data: { name: legacy_data }
+  pg: {}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("compose.override.yaml"),
+        r#"services:
+  api:
+    command: [serve, --port, "9090"]
+    environment: { LOG_LEVEL: debug, EXTRA: "1" }
+    ports: ["9090:9090"]
+    volumes: ["other:/data"]
+    deploy: { resources: { limits: { cpus: "0.5", memory: 512M } } }
+  db:
+    environment: { POSTGRES_DB: app }
+volumes:
+  other: { external: true }
+"#,
+    )
+    .unwrap();
+    let project = format!("musterimportmerged{}", std::process::id());
+    let v1 = |args: &[&str]| {
+        let out = Command::new("docker-compose")
+            .arg("-p")
+            .arg(&project)
+            .args(args)
+            .arg("config")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_norway::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let original = v1(&["-f", "compose.yaml", "-f", "compose.override.yaml"]);
+    let out = muster(
+        &dir,
+        &["import", "compose", "compose.yaml", "compose.override.yaml"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let registry: Value =
+        serde_norway::from_str(&std::fs::read_to_string(dir.join("muster.yaml")).unwrap()).unwrap();
+    assert_eq!(
+        registry["services"]["toolbox"]["groups"],
+        serde_norway::from_str::<Value>("[debug]").unwrap()
+    );
+    assert_eq!(registry["services"]["migrate"]["job"], Value::Bool(true));
+    assert!(registry["variables"]["REGISTRY"].is_mapping());
+    let check = muster(&dir, &["check"]);
+    assert!(check.status.success(), "{}", text(&check.stdout));
+    let out = muster(&dir, &["gen", "compose"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let generated = v1(&["-f", "deploy/compose/stack.yml"]);
+    let mut diffs = Vec::new();
+    diff("", &normalise(original), &normalise(generated), &mut diffs);
+    assert!(diffs.is_empty(), "{diffs:#?}");
 }
