@@ -16,7 +16,7 @@ use super::normalize;
 use super::paths;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::import::Finding;
-use crate::registry::yaml::{self, Node, Value};
+use crate::registry::yaml::{Node, Value};
 use crate::source::{SourceFile, Span};
 
 /// A value of a Compose file, with where it came from.
@@ -131,13 +131,12 @@ impl Loader {
             return Ok((file.clone(), self.trees.get(&key).cloned().flatten()));
         }
         let file = SourceFile::read(path)?;
-        let tree = match yaml::parse(&file) {
+        let tree = match crate::registry::parse(&file) {
             Ok(node) => Some(node),
-            Err(e) => {
-                self.report(
-                    &file,
-                    Diagnostic::new(Code::Syntax, e.message.clone()).at(e.span, "here"),
-                );
+            Err(diagnostics) => {
+                for d in diagnostics {
+                    self.report(&file, d);
+                }
                 None
             }
         };

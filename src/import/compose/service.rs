@@ -582,6 +582,7 @@ impl Mapper<'_> {
         };
         let mut deps = Vec::new();
         let mut rest = Mapping::new();
+        let mut inferred_notes = Vec::new();
         for (k, v) in entries {
             let Some(name) = k.as_str() else { continue };
             let condition = v
@@ -615,6 +616,9 @@ impl Mapper<'_> {
                 rest.insert(name.into(), Yaml::Mapping(other));
             }
             if short == inferred && !optional {
+                if short != "started" {
+                    inferred_notes.push(format!("{name} {short}"));
+                }
                 deps.push(Yaml::from(name));
             } else {
                 let mut m = Mapping::new();
@@ -629,6 +633,15 @@ impl Mapper<'_> {
             }
         }
         self.set("depends_on", Yaml::Sequence(deps));
+        if !inferred_notes.is_empty() {
+            self.comment(
+                &["depends_on"],
+                &format!(
+                    "waits as in Compose: {} (muster infers it from a health check or `job`)",
+                    inferred_notes.join(", ")
+                ),
+            );
+        }
         if !rest.is_empty() {
             self.extra("depends_on", Yaml::Mapping(rest));
         }
