@@ -970,3 +970,133 @@ volumes:
     diff("", &normalise(original), &normalise(generated), &mut diffs);
     assert!(diffs.is_empty(), "{diffs:#?}");
 }
+
+mod hostile {
+    //! Mutated corpus files (lines dropped, repeated, re-indented, tokens inserted, cut
+    //! short) never make the importer panic, and its findings stay inside their files.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOKENS: &[&str] = &[
+        ": ",
+        "- ",
+        "{",
+        "[",
+        "]",
+        "*a",
+        "&a ",
+        "<<: *a",
+        "${",
+        "!reset ",
+        "!override ",
+        "extends: web",
+        "extends: { file: missing.yml, service: x }",
+        "include: [compose.yaml]",
+        "null",
+        "\"",
+        "depends_on: [self]",
+        "healthcheck: { test: [] }",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        DropLine(usize),
+        RepeatLine(usize),
+        Indent(usize, usize),
+        Insert(usize, usize),
+        Truncate(usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            any::<usize>().prop_map(Mutation::DropLine),
+            any::<usize>().prop_map(Mutation::RepeatLine),
+            (any::<usize>(), 0..12usize).prop_map(|(l, n)| Mutation::Indent(l, n)),
+            (any::<usize>(), 0..TOKENS.len()).prop_map(|(p, t)| Mutation::Insert(p, t)),
+            any::<usize>().prop_map(Mutation::Truncate),
+        ]
+    }
+
+    fn apply(text: &str, m: &Mutation) -> String {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.is_empty() {
+            return String::new();
+        }
+        let n = lines.len();
+        match m {
+            Mutation::DropLine(l) => {
+                lines.remove(l % n);
+            }
+            Mutation::RepeatLine(l) => {
+                let line = lines[l % n].clone();
+                lines.insert(l % n, line);
+            }
+            Mutation::Indent(l, spaces) => {
+                let line = lines[l % n].trim_start().to_string();
+                lines[l % n] = format!("{}{line}", " ".repeat(*spaces));
+            }
+            Mutation::Insert(p, t) => {
+                let line = &mut lines[p % n];
+                let mut at = (p / n) % (line.len() + 1);
+                while !line.is_char_boundary(at) {
+                    at -= 1;
+                }
+                line.insert_str(at, TOKENS[*t]);
+            }
+            Mutation::Truncate(p) => lines.truncate(p % n + 1),
+        }
+        lines.join("\n")
+    }
+
+    fn sources() -> Vec<(PathBuf, String)> {
+        let Some(root) = corpus("") else {
+            return Vec::new();
+        };
+        let mut files = Vec::new();
+        for folder in ["compose-go/testdata", "awesome-compose"] {
+            let mut found = Vec::new();
+            collect_yaml(&root.join(folder), &root.join(folder), &mut found);
+            files.extend(found.into_iter().map(|f| root.join(folder).join(f)));
+        }
+        files
+            .into_iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(&f).unwrap();
+                (f, text)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_compose_files_never_panic(
+            pick in any::<usize>(),
+            mutations in proptest::collection::vec(mutation(), 1..5),
+        ) {
+            let sources = sources();
+            if sources.is_empty() {
+                return Ok(());
+            }
+            let (_, text) = &sources[pick % sources.len()];
+            let mut text = text.clone();
+            for m in &mutations {
+                text = apply(&text, m);
+            }
+            // In a folder of its own: files it names are missing, a finding like any other.
+            let tmp = Scratch::new(&format!("hostile-{pick}"));
+            let file = tmp.0.join("compose.yaml");
+            std::fs::write(&file, &text).unwrap();
+            let imported = muster::import::compose::import(std::slice::from_ref(&file), &tmp.0)
+                .expect("the file was written");
+            for f in &imported.findings {
+                if let Some(span) = f.diagnostic.span {
+                    prop_assert!(span.end <= f.file.text.len());
+                }
+            }
+            let _ = imported.draft.to_yaml();
+        }
+    }
+}
