@@ -10,7 +10,10 @@
 //!   around a value in an `env_files` file become part of the value.
 //! - Secrets delivered as files (`as: file`, `secrets:`) come from `.muster/runtime/
 //!   kubernetes/secrets/<name>` through a generator `<service>-files`, mounted at
-//!   `/run/secrets` (mode 0400), where the variable of an `as: file` entry points.
+//!   `/run/secrets`, where the variable of an `as: file` entry points. As on Compose
+//!   (DESIGN.md "Secrets"): readable by the service's numeric `user` only (mode 0440, the
+//!   pod's `fsGroup` being the user's group, see `workload.rs`), else by anyone in the
+//!   container (0444), since the image's own user is not known.
 //! - Config templates (`configs:`) are rendered by muster into `.muster/rendered/<service>/`
 //!   (they may hold secrets too) and come through a generator `<service>-configs`, each file
 //!   mounted read-only at its target.
@@ -152,7 +155,11 @@ pub fn delivery(reg: &Registry, s: &Service, meta: &ObjectMeta) -> Delivery {
             name: volume.clone(),
             secret: Some(SecretVolumeSource {
                 secret_name: Some(files.name.clone()),
-                default_mode: Some(0o400),
+                default_mode: Some(if super::workload::numeric_user_of(s).is_some() {
+                    0o440
+                } else {
+                    0o444
+                }),
                 ..SecretVolumeSource::default()
             }),
             ..Volume::default()

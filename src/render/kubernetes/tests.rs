@@ -368,3 +368,36 @@ fn merge_replaces_removes_and_recurses() {
     );
     assert_eq!(a, serde_json::json!({"a": {"c": 2, "e": 3}, "d": [2]}));
 }
+
+#[test]
+fn secret_files_are_readable_by_the_numeric_user_only() {
+    let text = r#"
+version: 1
+name: x
+secrets:
+  key: { kind: hex, bytes: 8 }
+services:
+  owned:
+    image: a:1
+    user: "1000:2000"
+    env: { KEY_FILE: { secret: key, as: file } }
+  anyone:
+    image: a:1
+    secrets: [key]
+"#;
+    let files = render_all(&from_text(text));
+    let pod = |name: &str| {
+        let docs = docs(body(
+            &files,
+            &format!("kubernetes/base/services/{name}.yaml"),
+        ));
+        kind(&docs, "Deployment")["spec"]["template"]["spec"].clone()
+    };
+    let owned = pod("owned");
+    assert_eq!(owned["securityContext"]["fsGroup"], 2000);
+    assert_eq!(owned["volumes"][0]["secret"]["defaultMode"], 0o440);
+    assert_eq!(owned["containers"][0]["securityContext"]["runAsUser"], 1000);
+    let anyone = pod("anyone");
+    assert!(anyone["securityContext"].is_null());
+    assert_eq!(anyone["volumes"][0]["secret"]["defaultMode"], 0o444);
+}

@@ -73,6 +73,11 @@ fn numeric_user(user: &str) -> Option<(i64, Option<i64>)> {
     Some((uid, gid))
 }
 
+/// The service's `user` as ids, when it is numeric.
+pub fn numeric_user_of(s: &Service) -> Option<(i64, Option<i64>)> {
+    s.user.as_deref().and_then(numeric_user)
+}
+
 fn security_context(s: &Service, warnings: &mut Vec<String>) -> Option<SecurityContext> {
     let mut sc = SecurityContext {
         read_only_root_filesystem: s.read_only.filter(|r| *r),
@@ -207,12 +212,21 @@ fn pod_spec(
         termination_grace_period_seconds: s
             .stop_grace_period
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
-        security_context: (!sysctls.is_empty()).then(|| PodSecurityContext {
-            sysctls: Some(sysctls),
-            ..PodSecurityContext::default()
-        }),
+        security_context: pod_security(s, sysctls),
         ..PodSpec::default()
     }
+}
+
+/// Sysctls, and the group that mounted secret files belong to: the numeric user's group
+/// (else its uid), so that user reads them (see `secrets.rs`).
+fn pod_security(s: &Service, sysctls: Vec<Sysctl>) -> Option<PodSecurityContext> {
+    let fs_group = numeric_user_of(s).map(|(uid, gid)| gid.unwrap_or(uid));
+    let sc = PodSecurityContext {
+        sysctls: non_empty(sysctls),
+        fs_group,
+        ..PodSecurityContext::default()
+    };
+    (sc != PodSecurityContext::default()).then_some(sc)
 }
 
 /// Joins the warnings into the annotation `muster.dev/warning`.
