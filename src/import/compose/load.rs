@@ -58,8 +58,8 @@ pub struct Project {
     pub configs: IndexMap<String, Located>,
     /// Top-level `x-` keys.
     pub extensions: IndexMap<String, Located>,
-    /// Files read, in order (for the header of the registry).
-    pub files: Vec<Arc<SourceFile>>,
+    /// The obsolete `version:` of the files, as written (the last one).
+    pub version: Option<String>,
 }
 
 /// The top-level keys of a Compose file.
@@ -117,7 +117,7 @@ impl Loader {
         }
     }
 
-    pub fn report(&mut self, file: &Arc<SourceFile>, diagnostic: Diagnostic) {
+    fn report(&mut self, file: &Arc<SourceFile>, diagnostic: Diagnostic) {
         self.findings.push(Finding {
             file: file.clone(),
             diagnostic,
@@ -155,7 +155,6 @@ impl Loader {
             let (file, tree) = self
                 .read(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            project.files.push(file.clone());
             if let Some(tree) = tree {
                 let part = self.document(&file, &tree, &dir);
                 self.merge_project(&mut project, part, false);
@@ -229,7 +228,8 @@ impl Loader {
                         merge::resource(map, entry.as_str().unwrap_or_default(), located);
                     }
                 }
-                "version" | "include" => {}
+                "version" => project.version = super::value::scalar_text(value),
+                "include" => {}
                 x if x.starts_with("x-") => {
                     project.extensions.insert(x.to_string(), at(key, value));
                 }
@@ -447,6 +447,9 @@ impl Loader {
         // no name yet.
         if (part.name.is_some() && !include) || project.name.is_none() {
             project.name = part.name;
+        }
+        if part.version.is_some() {
+            project.version = part.version;
         }
         for (name, service) in part.services {
             match project.services.get_mut(&name) {

@@ -80,6 +80,11 @@ fn registry(project: &Project, files: &[PathBuf], findings: &mut Vec<Finding>) -
         names.join(" + ")
     ));
     d.header("`muster gen compose` writes the same project back to deploy/compose/stack.yml.");
+    if let Some(version) = &project.version {
+        d.header(format!(
+            "The Compose `version: {version}` is left out: Compose ignores it."
+        ));
+    }
     d.set(&["version"], 1);
     let (name, from_folder) = project_name(project, files);
     d.set(&["name"], name.as_str());
