@@ -303,6 +303,9 @@ fn kubernetes_nomad_and_swarm_files() {
         assert_eq!(mode(&s.join(name)), 0o600);
     }
     assert_eq!(read(&s.join("spaced")), SPACED);
+    // The Docker CLI reads env files raw: a quoted value would keep its quotes.
+    let app = read(&runtime(&p, "swarm").join("my_app.env"));
+    assert!(app.contains(&format!("GREETING={SPACED}\n")), "{app}");
 }
 
 #[test]

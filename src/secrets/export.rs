@@ -9,7 +9,8 @@
 //!   the variable `nomad/jobs/<name>/<service>`: env variables by their name, file secrets by the
 //!   secret's name.
 //! - swarm: `secrets/<name>` for every secret a service uses (the files `docker secret create`
-//!   and `stack.yml` `secrets: {file: ...}` read), and `<service>.env` as for Compose.
+//!   and `stack.yml` `secrets: {file: ...}` read), and `<service>.env`, raw `KEY=value` as the
+//!   Docker CLI reads it (it keeps quotes as part of the value, unlike Compose).
 //!
 //! Every file is 0600 in 0700 folders, except Compose's mounted secret files: 0400 owned by the
 //! service's numeric `user` (when every service mounting it has the same one and muster runs as
@@ -233,8 +234,10 @@ pub fn compose_env_line(name: &str, value: &str) -> std::result::Result<String, 
     Ok(format!("{name}='{value}'\n"))
 }
 
-/// A line of a kustomize `envs:` file (taken raw after the first `=`), or why there is none.
-pub fn kustomize_env_line(name: &str, value: &str) -> std::result::Result<String, String> {
+/// A line of an env file read raw after the first `=` (no quotes, no expansion): kustomize's
+/// `envs:` files and the Docker CLI's `env_file` for `docker stack deploy`. Or why there is
+/// none.
+pub fn raw_env_line(name: &str, value: &str) -> std::result::Result<String, String> {
     if value.contains(['\n', '\r']) {
         return Err("contains a line break".into());
     }
@@ -271,8 +274,8 @@ pub fn plan(
                 }
                 let mut text = Zeroizing::new(String::new());
                 for var in &vars {
-                    let line = if engine == Engine::Kubernetes {
-                        kustomize_env_line(&var.name, &var.value)
+                    let line = if matches!(engine, Engine::Kubernetes | Engine::Swarm) {
+                        raw_env_line(&var.name, &var.value)
                     } else {
                         compose_env_line(&var.name, &var.value)
                     };
