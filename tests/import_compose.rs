@@ -12,6 +12,7 @@
 //! Normalised before comparing, because they only change how the same thing is written:
 //! - a volume mount as `src:dst:mode` or as `{type, source, target, read_only}`;
 //! - `protocol: tcp` of a port, the default;
+//! - a network a service joins without settings, as `null` or `{}`;
 //! - a health check `test` as a string or as `[CMD-SHELL, string]`, which Compose defines as
 //!   the same;
 //! - the top-level `version` Compose v1 prints (the file's, else 3.9): an obsolete marker of
@@ -293,6 +294,13 @@ fn normalise(mut doc: Value) -> Value {
             if let Some(Value::Sequence(vols)) = s.get_mut("volumes") {
                 for v in vols.iter_mut() {
                     *v = mount(v);
+                }
+            }
+            if let Some(Value::Mapping(nets)) = s.get_mut("networks") {
+                for v in nets.values_mut() {
+                    if v.as_mapping().is_some_and(Mapping::is_empty) {
+                        *v = Value::Null;
+                    }
                 }
             }
             if let Some(Value::Sequence(ports)) = s.get_mut("ports") {
@@ -912,6 +920,12 @@ services:
     image: busybox:1.36
     profiles: [debug]
     depends_on: [api]
+    networks:
+      front: { priority: 10 }
+      back:
+networks:
+  front: {}
+  back: { internal: true }
 volumes:
   data: { name: legacy_data }
   pg: {}
@@ -934,6 +948,20 @@ volumes:
 "#,
     )
     .unwrap();
+    std::fs::write(
+        dir.join("compose.prod.yaml"),
+        r#"services:
+  api:
+    image: registry.example.com/app:2.0
+    environment: { LOG_LEVEL: warn }
+    deploy: { replicas: 3 }
+  db:
+    shm_size: 2G
+  cache:
+    image: valkey/valkey:8.0
+"#,
+    )
+    .unwrap();
     let project = format!("musterimportmerged{}", std::process::id());
     let v1 = |args: &[&str]| {
         let out = Command::new("docker-compose")
@@ -950,7 +978,14 @@ volumes:
     let original = v1(&["-f", "compose.yaml", "-f", "compose.override.yaml"]);
     let out = muster(
         &dir,
-        &["import", "compose", "compose.yaml", "compose.override.yaml"],
+        &[
+            "import",
+            "compose",
+            "compose.yaml",
+            "compose.override.yaml",
+            "--env",
+            "prod=compose.prod.yaml",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let registry: Value =
@@ -969,6 +1004,18 @@ volumes:
     let mut diffs = Vec::new();
     diff("", &normalise(original), &normalise(generated), &mut diffs);
     assert!(diffs.is_empty(), "{diffs:#?}");
+    // The override file as an environment: the same as Compose's merge of all three.
+    let original = v1(&[
+        "-f",
+        "compose.yaml",
+        "-f",
+        "compose.override.yaml",
+        "-f",
+        "compose.prod.yaml",
+    ]);
+    let generated = v1(&["-f", "deploy/compose/stack.prod.yml"]);
+    diff("", &normalise(original), &normalise(generated), &mut diffs);
+    assert!(diffs.is_empty(), "environment prod: {diffs:#?}");
 }
 
 mod hostile {

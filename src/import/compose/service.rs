@@ -133,7 +133,7 @@ impl Mapper<'_> {
             }
             "depends_on" => self.depends_on(node),
             "deploy" => self.deploy(node),
-            "secrets" => self.secrets(node),
+            "secrets" => self.secrets(field),
             "configs" => {
                 self.set("x-compose-configs", to_value(node));
                 self.warn(
@@ -426,9 +426,24 @@ impl Mapper<'_> {
         if plain {
             self.set("networks", Yaml::Sequence(nets.keys().cloned().collect()));
         } else {
-            self.set("networks", Yaml::Mapping(nets));
+            self.set("networks", Yaml::Mapping(nets.clone()));
         }
         if !rest.is_empty() {
+            if plain {
+                // `gen` writes a list here, which a mapping under `extra.compose` replaces
+                // whole: the mapping names every network.
+                rest = nets
+                    .keys()
+                    .map(|k| {
+                        (
+                            k.clone(),
+                            rest.get(k)
+                                .cloned()
+                                .unwrap_or_else(|| Yaml::Mapping(Mapping::new())),
+                        )
+                    })
+                    .collect();
+            }
             self.extra("networks", Yaml::Mapping(rest));
         }
         true
@@ -684,8 +699,8 @@ impl Mapper<'_> {
 
     /// Secrets named by the service; the long form (target, uid, mode) stays Compose's, and
     /// the names are given to muster too, so `gen` declares them.
-    fn secrets(&mut self, node: &Node) -> bool {
-        let Some(items) = node.as_seq() else {
+    fn secrets(&mut self, field: &Located) -> bool {
+        let Some(items) = field.node.as_seq() else {
             return false;
         };
         let mut names = Vec::new();
@@ -693,9 +708,9 @@ impl Mapper<'_> {
         for item in items {
             match &item.value {
                 Value::Str(s, _) => names.push(Yaml::String(s.clone())),
-                Value::Map(_) => match item.get("source").and_then(Node::as_str) {
+                Value::Map(entries) => match item.get("source").and_then(Node::as_str) {
                     Some(s) => {
-                        long = true;
+                        long |= entries.len() > 1;
                         names.push(Yaml::String(s.to_string()));
                     }
                     None => return false,
@@ -705,7 +720,18 @@ impl Mapper<'_> {
         }
         self.set("secrets", Yaml::Sequence(names));
         if long {
-            self.extra("secrets", to_value(node));
+            // `gen` declares the secrets a service names, not those of a long form: the
+            // long form stays aside and the secrets are mounted at /run/secrets/<name>.
+            self.set("x-compose-secrets", to_value(&field.node));
+            self.warn(
+                field,
+                Code::ImportNotMapped,
+                format!(
+                    "the long form of the secrets of `{}` (target, uid, gid, mode) is kept under `x-compose-secrets`; they are mounted at /run/secrets/<name>",
+                    self.name
+                ),
+                "mounted at the default path",
+            );
         }
         true
     }
