@@ -401,3 +401,23 @@ services:
     assert!(anyone["securityContext"].is_null());
     assert_eq!(anyone["volumes"][0]["secret"]["defaultMode"], 0o444);
 }
+
+#[test]
+fn odd_extras_do_not_panic() {
+    let text = r#"
+version: 1
+name: x
+services:
+  a:
+    image: a:1
+    job: true
+    extra:
+      kubernetes:
+        workload: { metadata: 5, spec: [] }
+        pod: 7
+        container: { name: null }
+        service: "x"
+"#;
+    let files = render_all(&from_text(text));
+    assert!(!body(&files, "kubernetes/base/services/a.yaml").is_empty());
+}

@@ -22,8 +22,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::Value as Json;
 
 use super::storage::{self, PodStorage};
-use super::{Object, merge, names, network, probe, resources, secrets, text};
+use super::{Object, merge, names, network, probe, resources, secrets, text, to_yaml};
 use crate::registry::model::{Command, Registry, Restart, Service};
+use crate::render::yaml;
 
 /// What the workload is built from, besides the service.
 pub struct Parts<'a> {
@@ -341,9 +342,17 @@ pub fn workload(
     }
     if s.job {
         // A Job's pod template cannot change: a changed definition is a new Job.
-        let digest = crate::generate::writer::digest(&object.value.to_string());
+        // Over the written form (keys sorted), so no map order changes the name.
+        let digest = crate::generate::writer::digest(&yaml::to_string(&to_yaml(&object.value)));
         let name = names::suffixed(&s.name.value, &format!("-{}", &digest[..8]));
-        object.value["metadata"]["name"] = Json::String(name.clone());
+        // `extra.kubernetes.workload` may have replaced `metadata` with anything.
+        if let Some(meta) = object
+            .value
+            .get_mut("metadata")
+            .and_then(Json::as_object_mut)
+        {
+            meta.insert("name".into(), Json::String(name.clone()));
+        }
         object.name = name;
         object.id = format!("Job/{}", names::dns(&s.name.value));
     } else {
