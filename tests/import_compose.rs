@@ -839,6 +839,17 @@ fn bad_input_gets_located_errors_and_nothing_is_written() {
     assert!(stderr.contains("error[M0101]"), "{stderr}");
     assert!(stderr.contains("broken.yaml:"), "{stderr}");
     assert!(!tmp.0.join("muster.yaml").exists());
+    // `docker compose -f` habits get a hint, not a registry written from nothing.
+    let out = muster(
+        &tmp.0,
+        &["import", "compose", "-f", "compose.yaml", "broken.yaml"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("give the Compose files as arguments"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -65,13 +65,21 @@ pub struct Output {
     force: bool,
 }
 
-pub fn run(_global: &Global, printer: &Printer, command: Command) -> CmdResult {
+pub fn run(global: &Global, printer: &Printer, command: Command) -> CmdResult {
     match command {
         Command::Compose {
             files,
             environments,
             output,
         } => {
+            if let Some(file) = &global.file {
+                // `docker compose -f` habits: muster's `-f` names the registry it reads.
+                return Err(Failure::could_not(format!(
+                    "`-f {}` names the registry muster reads; `import` writes one (`-o`)",
+                    file.display()
+                ))
+                .hint("give the Compose files as arguments, in `-f` order: `muster import compose compose.yml compose.override.yml`"));
+            }
             refuse_existing(&output)?;
             let dir = registry_dir(&output.output)?;
             let imported =
