@@ -14,6 +14,17 @@ pub fn service_field(key: &str, node: &Node, dir: &Path, to: &Path) -> Node {
     match key {
         "build" => {
             if let Value::Map(entries) = &mut node.value {
+                // Compose builds in the file's folder when no context is given.
+                if !entries.iter().any(|(k, _)| k.as_str() == Some("context")) {
+                    let at = node.span;
+                    entries.insert(
+                        0,
+                        (
+                            Node::new(Value::Str("context".into(), false), at),
+                            Node::new(Value::Str(".".into(), false), at),
+                        ),
+                    );
+                }
                 for (k, v) in entries.iter_mut() {
                     if k.as_str() == Some("context") {
                         rewrite(v, dir, to, false);
