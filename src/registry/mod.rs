@@ -243,6 +243,20 @@ mod tests {
     }
 
     #[test]
+    fn a_mount_source_may_hold_a_placeholder_with_a_default() {
+        let text = "version: 1\nname: t\nvariables: { DOCKER_SOCKET: { default: /var/run/docker.sock } }\nservices:\n  a:\n    image: a:1\n    volumes: [\"${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock:ro\"]\n";
+        let loaded = load(Arc::new(SourceFile::new("muster.yaml", text)), None);
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        let mount = &loaded.registry.unwrap().services["a"].volumes[0];
+        assert_eq!(
+            mount.source,
+            model::MountSource::Bind("${DOCKER_SOCKET:-/var/run/docker.sock}".into())
+        );
+        assert_eq!(mount.target, "/var/run/docker.sock");
+        assert!(mount.read_only);
+    }
+
+    #[test]
     fn environments_decode_the_same_from_the_base_as_from_scratch() {
         for example in crate::examples::EXAMPLES {
             let source = Arc::new(SourceFile::new("muster.yaml", example.text));

@@ -807,8 +807,29 @@ fn mount(d: &mut Decoder, node: &Node) -> Option<Mount> {
     })
 }
 
+/// `text` split at every `:` outside `${...}`, so `${SOCKET:-/run/docker.sock}:/sock` is
+/// two parts.
+fn split_mount(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'{' if i > 0 && bytes[i - 1] == b'$' => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b':' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
 fn short_mount(d: &mut Decoder, node: &Node, text: &str) -> Option<Mount> {
-    let parts: Vec<&str> = text.split(':').collect();
+    let parts = split_mount(text);
     let (source, target, opts) = match parts.as_slice() {
         [target] => (None, *target, &[][..]),
         [source, target] => (Some(*source), *target, &[][..]),
