@@ -806,10 +806,9 @@ fn string_list(node: &Node) -> Option<Vec<String>> {
 fn verbatim(key: &str, node: &Node) -> Yaml {
     let layout = Layout::new(LAYOUT_OUTPUT);
     let mut value = to_value(node);
+    // Absolute paths, `~`, `${VAR}` and URLs are kept by `Layout::path`.
     let fix = |v: &mut Yaml| {
-        if let Yaml::String(s) = v
-            && (s.starts_with('.') || !s.contains('/'))
-        {
+        if let Yaml::String(s) = v {
             *s = layout.path(s);
         }
     };
@@ -847,4 +846,125 @@ fn verbatim(key: &str, node: &Node) -> Yaml {
         _ => {}
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::registry::yaml::parse;
+    use crate::source::SourceFile;
+
+    /// Maps the service `text` (a Compose service body, already in normalised shape).
+    fn map(text: &str, healthy: &[&str]) -> (Yaml, Vec<Finding>) {
+        let file = Arc::new(SourceFile::new("compose.yaml", text));
+        let root = parse(&file).unwrap();
+        let mut fields = indexmap::IndexMap::new();
+        for (k, v) in root.as_map().unwrap() {
+            let key = k.as_str().unwrap();
+            fields.insert(
+                key.to_string(),
+                Located {
+                    file: file.clone(),
+                    key: k.span,
+                    node: super::super::normalize::field(key, v),
+                    merged: false,
+                },
+            );
+        }
+        let service = Service {
+            file: file.clone(),
+            name_span: root.span,
+            fields,
+        };
+        let peers = Peers {
+            healthy: healthy.iter().map(|s| s.to_string()).collect(),
+            jobs: BTreeSet::new(),
+        };
+        let mut findings = Vec::new();
+        let mapped = Mapper {
+            name: "web",
+            peers: &peers,
+            findings: &mut findings,
+            out: Mapped::default(),
+        }
+        .map(&service);
+        let mut out = mapped.fields;
+        if !mapped.extra.is_empty() {
+            out.insert("extra".into(), Yaml::Mapping(mapped.extra));
+        }
+        (Yaml::Mapping(out), findings)
+    }
+
+    fn yaml(text: &str) -> Yaml {
+        serde_norway::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn what_muster_has_no_place_for_stays_compose() {
+        let (s, findings) = map(
+            "image: nginx:1.27\nenvironment: [A=1, discovery.type=single-node]\nulimits: { nofile: 1024, nproc: { soft: 1, hard: 2 } }\nstdin_open: true\nrestart: on-failure:3\n",
+            &[],
+        );
+        assert_eq!(
+            s,
+            yaml(
+                "{image: 'nginx:1.27', env: {A: '1'}, ulimits: {nproc: {soft: 1, hard: 2}}, extra: {environment: {discovery.type: single-node}, ulimits: {nofile: 1024}, stdin_open: true, restart: 'on-failure:3'}}"
+            )
+        );
+        assert!(findings.is_empty());
+    }
+
+    #[test]
+    fn dependencies_are_short_where_muster_infers_the_same_condition() {
+        let (s, _) = map(
+            "image: a:1\ndepends_on: { db: { condition: service_healthy }, cache: { condition: service_started }, queue: { condition: service_started, restart: true } }\n",
+            &["db", "queue"],
+        );
+        assert_eq!(
+            s["depends_on"],
+            yaml("[db, cache, {service: queue, condition: started}]")
+        );
+        assert_eq!(s["extra"]["depends_on"], yaml("{queue: {restart: true}}"));
+    }
+
+    #[test]
+    fn network_settings_beside_a_list_name_every_network() {
+        let (s, _) = map(
+            "image: a:1\nnetworks: { front: { priority: 5 }, back: }\n",
+            &[],
+        );
+        assert_eq!(s["networks"], yaml("[front, back]"));
+        assert_eq!(
+            s["extra"]["networks"],
+            yaml("{front: {priority: 5}, back: {}}")
+        );
+    }
+
+    #[test]
+    fn paths_kept_verbatim_are_written_from_the_compose_folder() {
+        let (s, _) = map(
+            "image: a:1\nvolumes: [{ type: bind, source: ./conf, target: /c, bind: { propagation: rshared } }, data:/d]\nenv_file: [{ path: config/app.env, required: false }]\n",
+            &[],
+        );
+        assert_eq!(
+            s["extra"]["volumes"],
+            yaml(
+                "[{type: bind, source: ../../conf, target: /c, bind: {propagation: rshared}}, 'data:/d']"
+            )
+        );
+        assert_eq!(
+            s["extra"]["env_file"],
+            yaml("[{path: ../../config/app.env, required: false}]")
+        );
+    }
+
+    #[test]
+    fn a_variable_without_value_is_a_reference_and_a_warning() {
+        let (s, findings) = map("image: a:1\nenvironment: [TOKEN]\n", &[]);
+        assert_eq!(s["env"], yaml("{TOKEN: '${TOKEN}'}"));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].diagnostic.code, Code::ImportPassThrough);
+    }
 }
