@@ -36,7 +36,7 @@ mod storage;
 mod text;
 mod workload;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -247,10 +247,15 @@ impl Stack {
             }
         }
         let mut generators = Vec::new();
+        // Service names are one namespace: services first, then aliases in registry order.
+        let mut taken: BTreeSet<String> = reg
+            .enabled_services()
+            .map(|s| names::service(&s.name.value))
+            .collect();
         for s in reg.enabled_services() {
             let no_groups = Vec::new();
             let service_groups = groups.get(&s.name.value).unwrap_or(&no_groups);
-            let (objs, gens) = service_objects(reg, s, &stack_labels, service_groups);
+            let (objs, gens) = service_objects(reg, s, &stack_labels, service_groups, &mut taken);
             objects.extend(objs);
             generators.extend(gens);
         }
@@ -307,6 +312,7 @@ fn service_objects(
     s: &Service,
     stack_labels: &BTreeMap<String, String>,
     groups: &[String],
+    taken: &mut BTreeSet<String>,
 ) -> (Vec<Object>, Vec<secrets::Generator>) {
     let sname = names::dns(&s.name.value);
     let mut labels = stack_labels.clone();
@@ -339,6 +345,7 @@ fn service_objects(
         objects.push(Object::of(cm).in_file(&file));
     }
     let mut annotations = BTreeMap::new();
+    let mut warnings: Vec<String> = Vec::new();
     if !s.depends_on.is_empty() {
         annotations.insert(DEPENDS_ON.to_string(), depends_on(reg, s));
     }
@@ -361,7 +368,24 @@ fn service_objects(
             "true".into(),
         );
     }
+    let mut alias_services = Vec::new();
+    for alias in network::aliases(s) {
+        if !network::alias_is_service_name(&alias) {
+            warnings.push(format!(
+                "alias {alias} is not a Service name: not reachable by it"
+            ));
+        } else if taken.insert(alias.clone())
+            && let Some(svc) = network::service(s, &ports, meta.clone(), &selector)
+        {
+            let mut svc = Object::of(&svc);
+            svc.value["metadata"]["name"] = serde_json::Value::String(alias.clone());
+            svc.id = format!("Service/{alias}");
+            svc.name = alias;
+            alias_services.push(svc.in_file(&file));
+        }
+    }
     let parts = workload::Parts {
+        warnings,
         labels: &labels,
         selector: &selector,
         annotations,
@@ -372,6 +396,7 @@ fn service_objects(
     if let Some(svc) = network::service(s, &ports, meta.clone(), &selector) {
         objects.push(workload::service_object(s, Object::of(&svc)).in_file(&file));
     }
+    objects.extend(alias_services);
     if let Some(ing) = network::ingress(reg, s, meta.clone()) {
         objects.push(Object::of(&ing).in_file(&file));
     }

@@ -4,6 +4,8 @@
 //! - Ports are `expose` plus the container side of `ports`. Publishing on the host is a
 //!   Compose notion: on Kubernetes the Service (ClusterIP) carries every port, and routes go
 //!   through the Ingress (`extra.kubernetes.service` can make a Service a LoadBalancer).
+//! - Aliases (`aliases`, network aliases) are more Services with the same pods behind them,
+//!   when they are valid Service names and no other service or alias has taken them.
 //! - One Ingress per routed service, with the class of `engines.kubernetes.ingress_class`:
 //!   `match: prefix` is a `Prefix` path, else `Exact`; a route without host uses `domain`;
 //!   `tls: true` asks for a certificate in the Secret `<service>-tls` (cert-manager or the
@@ -145,6 +147,32 @@ pub fn service(
         }),
         ..KubeService::default()
     })
+}
+
+/// The names other services may reach `s` by besides its own: `aliases` and the aliases of
+/// each of its networks (Compose network aliases), in order, each once.
+pub fn aliases(s: &Service) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let all = s
+        .aliases
+        .iter()
+        .chain(s.networks.iter().flat_map(|n| n.aliases.iter()));
+    for a in all {
+        if !out.contains(a) {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+/// Whether an alias can name a Service (a DNS-1035 label: no dots, starts with a letter).
+pub fn alias_is_service_name(alias: &str) -> bool {
+    alias.len() <= 63
+        && alias.starts_with(|c: char| c.is_ascii_lowercase())
+        && !alias.ends_with('-')
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// One resolved route: host (may be empty: every host), path, exact or prefix, port.

@@ -421,3 +421,39 @@ services:
     let files = render_all(&from_text(text));
     assert!(!body(&files, "kubernetes/base/services/a.yaml").is_empty());
 }
+
+#[test]
+fn aliases_are_more_services_for_the_same_pods() {
+    let text = r#"
+version: 1
+name: x
+networks:
+  back: {}
+services:
+  db:
+    image: postgres:16
+    expose: [5432]
+    aliases: [pg, "pg.internal"]
+    networks: { back: { aliases: [database, web] } }
+  web:
+    image: web:1
+    expose: [80]
+    aliases: [pg]
+"#;
+    let files = render_all(&from_text(text));
+    let db = docs(body(&files, "kubernetes/base/services/db.yaml"));
+    let services: Vec<&str> = db
+        .iter()
+        .filter(|d| d["kind"] == "Service")
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    // `web` is a service's own name: not an alias of another.
+    assert_eq!(services, ["db", "pg", "database"]);
+    let warning = kind(&db, "Deployment")["metadata"]["annotations"][names::WARNING]
+        .as_str()
+        .unwrap();
+    assert!(warning.contains("pg.internal"), "{warning}");
+    // `pg` was taken by db first.
+    let web = docs(body(&files, "kubernetes/base/services/web.yaml"));
+    assert_eq!(web.iter().filter(|d| d["kind"] == "Service").count(), 1);
+}

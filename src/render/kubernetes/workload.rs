@@ -36,6 +36,8 @@ pub struct Parts<'a> {
     pub annotations: BTreeMap<String, String>,
     pub delivery: &'a secrets::Delivery,
     pub ports: &'a [network::Port],
+    /// What the caller found the engine cannot honour (see [`names::WARNING`]).
+    pub warnings: Vec<String>,
 }
 
 fn words(reg: &Registry, c: &Command) -> Vec<String> {
@@ -254,7 +256,8 @@ pub fn workload(
     pod_annotations: BTreeMap<String, String>,
 ) -> Object {
     let st = storage::pod_storage(reg, s);
-    let mut warnings = st.warnings.clone();
+    let mut warnings = std::mem::take(&mut parts.warnings);
+    warnings.extend(st.warnings.iter().cloned());
     if s.image_text.is_none() {
         warnings.push("no image: clusters cannot build one".into());
     }
