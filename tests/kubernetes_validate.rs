@@ -520,7 +520,8 @@ fn every_example_and_overlay_builds_and_validates() {
 
 /// The stand-in kubectl: `kustomize` runs the real one; `apply -f FILE -l SELECTOR -o name`
 /// prints the objects of FILE the selector matches; `wait`, `rollout` and `describe` succeed,
-/// except a wait on the object named in `$FAIL_ON`. Every call is appended to `$CALLS`.
+/// except for the object named in `$FAIL_ON`, which never gets ready (and, as a Job, has
+/// failed). Every call is appended to `$CALLS`.
 const STAND_IN: &str = r#"#!/bin/sh
 echo "$*" >>"$CALLS"
 case "$1" in
@@ -528,7 +529,12 @@ case "$1" in
   apply) exec "$PYTHON" "$SELECT" "$@" ;;
   -n)
     case " $* " in
-      *" $FAIL_ON "*) [ "$3" = describe ] && exit 0; exit 1 ;;
+      *" $FAIL_ON "*)
+        case "$3" in
+          describe) exit 0 ;;
+          get) echo True; exit 0 ;;
+        esac
+        exit 1 ;;
     esac
     exit 0 ;;
 esac
@@ -690,25 +696,38 @@ fn deploy_script_applies_phases_in_order_and_fails_on_a_failure() {
             }
         }
 
-        // A workload that never gets ready stops the script, non-zero, with the reason.
-        let first = reg.enabled_services().next().unwrap();
-        let victim = calls
-            .iter()
-            .find(|c| {
-                (c.contains(" wait ") || c.contains(" rollout status "))
-                    && c.contains(&format!("/{}", dns(&first.name.value)))
-            })
-            .and_then(|c| c.split_whitespace().last())
-            .unwrap()
-            .to_string();
-        let (out, _) = run_deploy(&script, None, &kubectl, &python, work.path(), &victim);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{example}: {}",
-            output_text(&out)
-        );
-        assert!(output_text(&out).contains(&format!("{victim} was not ready")));
+        // A workload that never gets ready, or a Job that failed, stops the script at once,
+        // non-zero, with the reason (a failed Job does not wait for the phase's deadline).
+        let first = reg.enabled_services().next().map(|s| &s.name.value);
+        let job = reg
+            .enabled_services()
+            .find(|s| s.job)
+            .map(|s| &s.name.value);
+        for service in first.into_iter().chain(job) {
+            let victim = calls
+                .iter()
+                .find(|c| {
+                    (c.contains(" wait ") || c.contains(" rollout status "))
+                        && c.contains(&format!("/{}", dns(service)))
+                })
+                .and_then(|c| c.split_whitespace().last())
+                .unwrap()
+                .to_string();
+            let started = std::time::Instant::now();
+            let (out, _) = run_deploy(&script, None, &kubectl, &python, work.path(), &victim);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{example}: {}",
+                output_text(&out)
+            );
+            assert!(output_text(&out).contains(&format!("{victim} was not ready")));
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{example}: {victim} failed only after {:?}",
+                started.elapsed()
+            );
+        }
 
         // Unknown environments are refused; known ones build their overlay.
         let (out, _) = run_deploy(

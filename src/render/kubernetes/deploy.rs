@@ -5,8 +5,9 @@
 //! `muster.dev/phase` label), and waits, within the phase's timeout, until every workload of
 //! the phase rolled out with ready pods (`kubectl rollout status`, which waits for the new
 //! revision, where `kubectl wait --for=condition=Available` could pass on old pods) and
-//! every Job completed (`kubectl wait --for=condition=complete`). A failure prints the
-//! object's state and exits 1; an unknown environment exits 2.
+//! every Job completed (`kubectl wait --for=condition=complete`, in short steps so that a
+//! Job that failed stops the script at once). A failure prints the object's state and exits
+//! 1; an unknown environment exits 2.
 //!
 //! A shell script is text by nature; every value written into it is a registry name or
 //! number, quoted for the shell all the same.
@@ -73,14 +74,21 @@ fail() {
 
 # Waits until one applied object is ready, at most until the phase's deadline.
 ready() {
-  local object=$1 deadline=$2 left
+  local object=$1 deadline=$2 left failed
   left=$((deadline - SECONDS))
   if [ "$left" -lt 1 ]; then
     left=1
   fi
   case "$object" in
     job.batch/*)
-      "$kubectl" -n "$namespace" wait --for=condition=complete --timeout="${left}s" "$object"
+      # Complete, or stop at once when the Job failed rather than at the deadline.
+      while ! "$kubectl" -n "$namespace" wait --for=condition=complete --timeout=5s "$object" >/dev/null 2>&1; do
+        failed=$("$kubectl" -n "$namespace" get "$object" -o 'jsonpath={.status.conditions[?(@.type=="Failed")].status}') || return 1
+        if [ "$failed" = True ] || [ "$SECONDS" -ge "$deadline" ]; then
+          return 1
+        fi
+      done
+      echo "$object complete"
       ;;
     deployment.apps/* | statefulset.apps/* | daemonset.apps/*)
       "$kubectl" -n "$namespace" rollout status --timeout="${left}s" "$object"
