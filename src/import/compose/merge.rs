@@ -6,7 +6,7 @@
 use indexmap::IndexMap;
 
 use super::load::{Located, Service};
-use super::value::to_value;
+use super::value::{mount_parts, to_value};
 use crate::registry::yaml::{Node, Value};
 
 /// Lists that the later file replaces rather than extends.
@@ -109,7 +109,7 @@ fn value(key: &str, base: &Node, over: &Node) -> Node {
 fn mount_target(node: &Node) -> Option<String> {
     match &node.value {
         Value::Str(s, _) => {
-            let parts: Vec<&str> = s.split(':').collect();
+            let parts = mount_parts(s);
             Some(match parts.as_slice() {
                 [only] => only.to_string(),
                 [_, target, ..] => target.to_string(),

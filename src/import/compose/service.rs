@@ -8,7 +8,7 @@ use serde_norway::{Mapping, Value as Yaml};
 
 use super::health;
 use super::load::{Located, Service};
-use super::value::{scalar_text, to_value};
+use super::value::{mount_parts, scalar_text, to_value};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::import::Finding;
 use crate::registry::values;
@@ -457,7 +457,7 @@ impl Mapper<'_> {
         for item in items {
             match &item.value {
                 Value::Str(s, _) => {
-                    let parts: Vec<&str> = s.split(':').collect();
+                    let parts = mount_parts(s);
                     let target = if parts.len() == 1 { parts[0] } else { parts[1] };
                     if !target.starts_with('/') {
                         return false;

@@ -33,3 +33,39 @@ pub fn scalar_text(node: &Node) -> Option<String> {
         _ => None,
     }
 }
+
+/// The `:`-separated parts of a short mount (`source:target[:options]`), leaving alone the
+/// colons inside `${VAR:-default}` placeholders.
+pub fn mount_parts(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    let bytes = s.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'{' if i > 0 && bytes[i - 1] == b'$' => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b':' if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_split_outside_placeholders() {
+        assert_eq!(
+            mount_parts("${DATA:-./d}:/data:ro"),
+            ["${DATA:-./d}", "/data", "ro"]
+        );
+        assert_eq!(mount_parts("/data"), ["/data"]);
+        assert_eq!(mount_parts("a:/b"), ["a", "/b"]);
+    }
+}
