@@ -138,10 +138,10 @@ fn decode(
                 Some((reg, b))
             });
             let (mut registry, references, mut diagnostics) =
-                match (reusable, overlay::service_changes(&root, &overlay)) {
-                    (Some((reg, b)), Some(changes)) => decode::decode_service_changes(
+                match (reusable, overlay::split(&root, &overlay)) {
+                    (Some((reg, b)), Some(split)) => decode::decode_from_base(
                         (reg, &b.references, &b.diagnostics),
-                        &changes,
+                        &split,
                         &source,
                     ),
                     _ => decode::decode_registry(&overlay::merge(&root, &overlay), &source),
@@ -293,6 +293,12 @@ environments:
     defaults: { restart: no }
     services:
       a: { image: "a:2" }
+  top:
+    domain: "${DOMAIN}.example.com"
+    variables: { PORT: { default: "80" } }
+    proxy: nope
+    services:
+      a: { image: "a:3" }
   empty: {}
   nothing:
 "#;
@@ -301,12 +307,12 @@ environments:
             ("changes", true),
             ("fixes", true),
             ("settings", false),
+            ("top", true),
             ("empty", true),
             ("nothing", false),
         ] {
             let (overlay, _) = overlay::prepare(&root, env).unwrap();
-            let changes = overlay::service_changes(&root, &overlay);
-            assert_eq!(changes.is_some(), reuses, "{env}");
+            assert_eq!(overlay::split(&root, &overlay).is_some(), reuses, "{env}");
             assert_same_both_ways(text, env);
         }
     }

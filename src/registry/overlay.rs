@@ -59,20 +59,59 @@ pub struct ServiceChange {
     pub merged: Option<Node>,
 }
 
-/// The services `overlay` (as [`prepare`] returns it) changes, merged, when it changes
-/// nothing else: then every other service decodes exactly as in the base, and need not be
-/// decoded again. None when the overlay touches anything besides `services`, or when a name
-/// appears twice (the general merge handles those).
-pub fn service_changes(root: &Node, overlay: &Node) -> Option<Vec<ServiceChange>> {
-    let entries = overlay.as_map()?;
-    let services = match entries {
-        [] => return Some(Vec::new()),
-        [(key, services)] if key.as_str() == Some("services") => services.as_map()?,
-        _ => return None,
+/// An environment split for decoding from its base: the merged top level without
+/// `services`, and the services it changes.
+#[derive(Debug)]
+pub struct Split {
+    /// The document's top level, `services` left out, with the overlay merged in.
+    pub settings: Node,
+    /// The base's `services` mapping.
+    pub services: Span,
+    pub changes: Vec<ServiceChange>,
+}
+
+/// `overlay` (as [`prepare`] returns it) split so that the services it leaves alone need not
+/// be decoded again: they decode exactly as in the base as long as `defaults` (the only
+/// setting a service's decoding reads) is unchanged. None when the overlay changes
+/// `defaults`, or when the document or the overlay has a name twice (the general merge
+/// handles those).
+pub fn split(root: &Node, overlay: &Node) -> Option<Split> {
+    let top = root.as_map()?;
+    let overlay_entries = overlay.as_map()?;
+    if overlay_entries
+        .iter()
+        .any(|(k, _)| k.as_str() == Some("defaults"))
+    {
+        return None;
+    }
+    let is_services = |k: &Node| k.as_str() == Some("services");
+    let mut base_services = top.iter().filter(|(k, _)| is_services(k));
+    let (_, services) = base_services.next()?;
+    if base_services.next().is_some() {
+        return None;
+    }
+    let base_services = services.as_map()?;
+    let without_services = |entries: &[(Node, Node)], like: &Node| Node {
+        value: Value::Map(
+            entries
+                .iter()
+                .filter(|(k, _)| !is_services(k))
+                .cloned()
+                .collect(),
+        ),
+        span: like.span,
+        tag: like.tag.clone(),
     };
-    let base_services = root.get("services")?.as_map()?;
-    let mut changes: Vec<ServiceChange> = Vec::with_capacity(services.len());
-    for (key, value) in services {
+    let settings = merge(
+        &without_services(top, root),
+        &without_services(overlay_entries, overlay),
+    );
+    let changed: &[(Node, Node)] = match overlay_entries.iter().find(|(k, _)| is_services(k)) {
+        None => &[],
+        Some((_, changed)) => changed.as_map()?,
+    };
+    let mut changes: Vec<ServiceChange> = Vec::with_capacity(changed.len());
+    for (key, value) in changed {
         let name = key.as_str()?;
         if name.starts_with("x-") {
             continue;
@@ -100,7 +139,11 @@ pub fn service_changes(root: &Node, overlay: &Node) -> Option<Vec<ServiceChange>
             merged,
         });
     }
-    Some(changes)
+    Some(Split {
+        settings,
+        services: services.span,
+        changes,
+    })
 }
 
 /// The overlay of environment `name` as it applies: keys an environment cannot set, and

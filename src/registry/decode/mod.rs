@@ -19,7 +19,7 @@ use crate::registry::yaml::{Node, Value};
 use crate::source::{SourceFile, Span};
 
 pub use service::subdomain_route;
-pub use top::{decode_registry, decode_service_changes};
+pub use top::{decode_from_base, decode_registry};
 
 /// Names a placeholder refers to, with where they are used; checked once everything is read.
 #[derive(Debug, Clone, PartialEq, Default)]

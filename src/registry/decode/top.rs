@@ -5,7 +5,7 @@ use indexmap::IndexMap;
 use super::{Decoder, Fields, References, service};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::model::*;
-use crate::registry::overlay::ServiceChange;
+use crate::registry::overlay::Split;
 use crate::registry::yaml::{Node, Value};
 use crate::source::{SourceFile, Span};
 
@@ -117,10 +117,17 @@ pub fn decode_registry(root: &Node, src: &SourceFile) -> (Registry, References, 
     let Some(f) = d.fields(root, "the registry", TOP) else {
         return (reg, d.refs, d.diags);
     };
+    settings(&mut d, &f, &mut reg);
+    services(&mut d, &f, &mut reg);
+    (reg, d.refs, d.diags)
+}
+
+/// Everything at the top level but `services`.
+fn settings(d: &mut Decoder, f: &Fields, reg: &mut Registry) {
     reg.extensions = f.extensions();
 
     match f.get("version") {
-        None => missing(&mut d, &f, "version", "add `version: 1` at the top"),
+        None => missing(d, f, "version", "add `version: 1` at the top"),
         Some(node) => match node.value {
             Value::Int(1) => reg.version = 1,
             Value::Int(v) => d.report(
@@ -136,7 +143,7 @@ pub fn decode_registry(root: &Node, src: &SourceFile) -> (Registry, References, 
     }
     match f.get("name") {
         None => missing(
-            &mut d,
+            d,
             &f,
             "name",
             "add `name: <stack-name>`; it names the Compose project, the Kubernetes namespace and the Nomad job prefix",
@@ -165,44 +172,44 @@ pub fn decode_registry(root: &Node, src: &SourceFile) -> (Registry, References, 
     }
     reg.proxy = f.get("proxy").and_then(|n| d.name(n, "`proxy`"));
     if let Some(node) = f.get("defaults") {
-        reg.defaults = defaults(&mut d, node);
+        reg.defaults = defaults(d, node);
     }
     if let Some(node) = f.get("variables") {
-        reg.variables = variables(&mut d, node);
+        reg.variables = variables(d, node);
     }
     if let Some(node) = f.get("secrets") {
         for (name, value) in d.named_entries(node, "`secrets`") {
-            if let Some(s) = secret(&mut d, name.clone(), value) {
+            if let Some(s) = secret(d, name.clone(), value) {
                 reg.secrets.insert(name.value, s);
             }
         }
     }
     if let Some(node) = f.get("phases") {
         for (position, (name, value)) in d.named_entries(node, "`phases`").into_iter().enumerate() {
-            let p = phase(&mut d, name.clone(), value, position as i64 + 1);
+            let p = phase(d, name.clone(), value, position as i64 + 1);
             reg.phases.insert(name.value, p);
         }
     }
     if let Some(node) = f.get("groups") {
         for (name, value) in d.named_entries(node, "`groups`") {
-            let g = group(&mut d, name.clone(), value);
+            let g = group(d, name.clone(), value);
             reg.groups.insert(name.value, g);
         }
     }
     if let Some(node) = f.get("networks") {
         for (name, value) in d.named_entries(node, "`networks`") {
-            let n = network(&mut d, name.clone(), value);
+            let n = network(d, name.clone(), value);
             reg.networks.insert(name.value, n);
         }
     }
     if let Some(node) = f.get("volumes") {
         for (name, value) in d.named_entries(node, "`volumes`") {
-            let v = volume(&mut d, name.clone(), value);
+            let v = volume(d, name.clone(), value);
             reg.volumes.insert(name.value, v);
         }
     }
     if let Some(node) = f.get("engines") {
-        reg.engines = engines(&mut d, node);
+        reg.engines = engines(d, node);
     }
     if let Some(node) = f.get("environments") {
         for (name, value) in d.named_entries(node, "`environments`") {
@@ -213,10 +220,13 @@ pub fn decode_registry(root: &Node, src: &SourceFile) -> (Registry, References, 
             reg.environments.insert(name.value, name.span);
         }
     }
+}
+
+fn services(d: &mut Decoder, f: &Fields, reg: &mut Registry) {
     match f.get("services") {
         None => missing(
-            &mut d,
-            &f,
+            d,
+            f,
             "services",
             "add a `services:` mapping with at least one service",
         ),
@@ -231,51 +241,58 @@ pub fn decode_registry(root: &Node, src: &SourceFile) -> (Registry, References, 
                 );
             }
             for (name, value) in entries {
-                if let Some(s) = service::decode_service(&mut d, &reg, name.clone(), value) {
+                if let Some(s) = service::decode_service(d, reg, name.clone(), value) {
                     reg.services.insert(name.value, s);
                 }
             }
         }
     }
-    (reg, d.refs, d.diags)
 }
 
-/// An environment that changes only services, decoded from its base: the base's registry,
-/// references and diagnostics, with what belonged to the changed services replaced by their
-/// merged definitions decoded anew. Gives what [`decode_registry`] gives for the merged
-/// document (see `overlay::service_changes` for when that holds) without decoding the
-/// services the environment leaves alone.
-pub fn decode_service_changes(
+/// An environment decoded from its base: the top level decoded from the merged settings,
+/// and the base's services, references and diagnostics with what belonged to the changed
+/// services replaced by their merged definitions decoded anew. Gives what
+/// [`decode_registry`] gives for the merged document (see `overlay::split` for when that
+/// holds) without decoding the services the environment leaves alone.
+pub fn decode_from_base(
     base: (&Registry, &References, &[Diagnostic]),
-    changes: &[ServiceChange],
+    split: &Split,
     src: &SourceFile,
 ) -> (Registry, References, Vec<Diagnostic>) {
     let (base, base_refs, base_diags) = base;
-    let replaced: Vec<Span> = changes.iter().filter_map(|c| c.base).collect();
+    let replaced: Vec<Span> = split.changes.iter().filter_map(|c| c.base).collect();
+    let services = split.services;
+    // What the base found inside `services`, but not in a service the environment changes.
     let kept = |span: Span| {
-        !replaced
-            .iter()
-            .any(|r| r.start <= span.start && span.end <= r.end)
-    };
-    let keep_refs = |refs: &[(String, Span)]| -> Vec<(String, Span)> {
-        refs.iter()
-            .filter(|(_, span)| kept(*span))
-            .cloned()
-            .collect()
+        services.start <= span.start
+            && span.end <= services.end
+            && !replaced
+                .iter()
+                .any(|r| r.start <= span.start && span.end <= r.end)
     };
     let mut d = Decoder::new(src);
-    d.refs = References {
-        variables: keep_refs(&base_refs.variables),
-        secrets: keep_refs(&base_refs.secrets),
-        hosts: keep_refs(&base_refs.hosts),
+    let mut reg = Registry {
+        output: "deploy".into(),
+        ..Registry::default()
     };
-    d.diags = base_diags
-        .iter()
-        .filter(|diag| diag.span.is_none_or(kept))
-        .cloned()
-        .collect();
-    let mut reg = base.clone();
-    for change in changes {
+    if let Some(f) = d.fields(&split.settings, "the registry", TOP) {
+        settings(&mut d, &f, &mut reg);
+    }
+    for (into, from) in [
+        (&mut d.refs.variables, &base_refs.variables),
+        (&mut d.refs.secrets, &base_refs.secrets),
+        (&mut d.refs.hosts, &base_refs.hosts),
+    ] {
+        into.extend(from.iter().filter(|(_, span)| kept(*span)).cloned());
+    }
+    d.diags.extend(
+        base_diags
+            .iter()
+            .filter(|diag| diag.span.is_some_and(kept))
+            .cloned(),
+    );
+    reg.services = base.services.clone();
+    for change in &split.changes {
         let decoded = change.merged.as_ref().and_then(|node| {
             let name = Spanned::new(change.name.clone(), change.key);
             if change.base.is_none() {
