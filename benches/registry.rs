@@ -499,6 +499,7 @@ fn generation_table(only: &[usize]) {
                 registry: reg,
                 base: reg,
                 environments: &environments,
+                variables: &Default::default(),
             };
             if std::env::var_os("MUSTER_BENCH_STAGES").is_some() {
                 for t in [Target::Compose, Target::Docs, Target::Graph, Target::Env] {
@@ -582,6 +583,7 @@ gen engines: render only (no check, no writing), {services} services"
         registry: reg,
         base: reg,
         environments: &environments,
+        variables: &Default::default(),
     };
     let supported: Vec<Target> = ENGINES.into_iter().filter(|t| t.is_supported()).collect();
     let mut rows: Vec<(String, Vec<Target>)> = supported

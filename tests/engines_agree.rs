@@ -96,8 +96,25 @@ fn prepared(example: &str) -> tempfile::TempDir {
         .join("examples")
         .join(example)
         .join("muster.yaml");
-    std::fs::copy(source, dir.path().join("muster.yaml")).unwrap();
+    std::fs::copy(&source, dir.path().join("muster.yaml")).unwrap();
     let d = dir.path();
+    // Kubernetes resolves variables at generation time: the required ones need a value.
+    let reg = muster::registry::load(muster::source::SourceFile::read(&source).unwrap(), None)
+        .registry
+        .unwrap();
+    let env: String = reg
+        .variables
+        .values()
+        .filter(|v| v.required && v.default.is_none())
+        .map(|v| {
+            format!(
+                "{}={}\n",
+                v.name.value,
+                v.example.as_deref().unwrap_or("test")
+            )
+        })
+        .collect();
+    std::fs::write(d.join(".env"), env).unwrap();
     muster(d, &["gen", "compose", "swarm", "kubernetes", "nomad"], None);
     muster(d, &["secrets", "generate"], None);
     let list = muster(d, &["secrets", "list", "--json"], None);

@@ -13,14 +13,25 @@ fn muster(dir: &Path) -> Command {
     cmd
 }
 
-/// A temporary folder holding a copy of an example registry.
+/// A temporary folder holding a copy of an example registry, and a `.env` that gives every
+/// required variable its example value (Kubernetes resolves them at generation time).
 fn stack(example: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples")
         .join(example)
         .join("muster.yaml");
-    std::fs::copy(source, dir.path().join("muster.yaml")).unwrap();
+    std::fs::copy(&source, dir.path().join("muster.yaml")).unwrap();
+    let reg = muster::registry::load(muster::source::SourceFile::read(&source).unwrap(), None)
+        .registry
+        .unwrap();
+    let env: String = reg
+        .variables
+        .values()
+        .filter(|v| v.required && v.default.is_none())
+        .map(|v| format!("{}={}\n", v.name.value, v.example.as_deref().unwrap_or("test")))
+        .collect();
+    std::fs::write(dir.path().join(".env"), env).unwrap();
     dir
 }
 
@@ -375,4 +386,43 @@ fn an_invalid_registry_generates_nothing() {
         .code(1)
         .stderr(predicate::str::contains("M0203"));
     assert!(!dir.path().join("deploy").exists());
+}
+
+/// Kubernetes has no interpolation: `gen` resolves variables from `.env` (then defaults), and
+/// refuses, writing nothing, while a required one has no value.
+#[test]
+fn kubernetes_resolves_variables_from_env_and_refuses_unset_required_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("muster.yaml"),
+        "version: 1\nname: vars\ndomain: \"${DOMAIN}\"\nvariables:\n  DOMAIN: { required: true }\n  LEVEL: { default: info }\n\
+         services:\n  web:\n    image: nginx:1.27\n    expose: [80]\n    subdomain: www\n    \
+         env: { LOG_LEVEL: \"${LEVEL}\", SITE: \"https://www.${DOMAIN}\" }\n",
+    )
+    .unwrap();
+    muster(dir.path())
+        .args(["gen", "kubernetes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("DOMAIN has no value"))
+        .stderr(predicate::str::contains("set it in .env"));
+    assert!(!dir.path().join("deploy").exists());
+
+    std::fs::write(dir.path().join(".env"), "DOMAIN=example.org\nLEVEL=debug\n").unwrap();
+    muster(dir.path())
+        .args(["gen", "kubernetes"])
+        .assert()
+        .success();
+    let mut texts = String::new();
+    for (path, bytes) in snapshot(&dir.path().join("deploy/kubernetes")) {
+        if path.extension().is_some_and(|e| e == "sh") {
+            continue;
+        }
+        texts.push_str(&format!("{}\n", path.display()));
+        texts.push_str(&String::from_utf8(bytes).unwrap());
+    }
+    assert!(texts.contains("www.example.org"), "{texts}");
+    assert!(texts.contains("https://www.example.org"), "{texts}");
+    assert!(texts.contains("debug"), "{texts}");
+    assert!(!texts.contains("${"), "{texts}");
 }

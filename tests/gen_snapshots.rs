@@ -33,6 +33,7 @@ fn render(example: &str, wanted: &[Target]) -> Vec<GeneratedFile> {
         registry: &base,
         base: &base,
         environments: &environments,
+        variables: &Default::default(),
     };
     targets::render(wanted, &inputs).unwrap().files
 }

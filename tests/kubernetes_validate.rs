@@ -153,6 +153,7 @@ fn prepare(example: &str, text: &str) -> Project {
         );
         out
     };
+    p.set_required_variables();
     run(&["gen", "kubernetes"], None);
     run(&["secrets", "generate"], None);
     let list = run(&["secrets", "list", "--json"], None);
@@ -765,6 +766,7 @@ fn every_service_has_its_file_in_the_base_without_tools() {
     // Needs no tool: the base of every example lists one file per enabled service.
     for (example, text) in projects() {
         let p = Project::new(&text);
+        p.set_required_variables();
         let out = p.muster().args(["gen", "kubernetes"]).output().unwrap();
         assert!(out.status.success(), "{}", output_text(&out));
         let reg = registry(p.path(), None);

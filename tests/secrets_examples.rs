@@ -193,10 +193,19 @@ fn every_example_generates_and_exports_without_leaking() {
         }
 
         // Nothing `gen` writes, for any engine, holds a value.
+        p.set_required_variables();
         let out = p
             .muster()
             .args(["gen", "-o", "deploy-all"])
-            .args(["compose", "swarm", "kubernetes", "nomad", "env", "docs", "graph"])
+            .args([
+                "compose",
+                "swarm",
+                "kubernetes",
+                "nomad",
+                "env",
+                "docs",
+                "graph",
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{name}: {}", output_text(&out));

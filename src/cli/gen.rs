@@ -3,12 +3,15 @@
 //! kept as `.orig`), and files muster no longer generates are removed only if muster wrote
 //! them. `--check` writes nothing and fails when anything is not up to date, for CI.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{CmdResult, Exit, Failure, Global, Printer, workspace};
 use crate::check;
 use crate::generate::targets::{self, Inputs, Target};
 use crate::generate::writer::{self, Entry, Plan, State};
+use crate::registry::Registry;
+use crate::secrets::env_file::{ENV_FILE, EnvFile};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -138,10 +141,16 @@ pub(super) fn prepare(
     if !selected.iter().any(|t| t.needs_environments()) {
         environments.clear();
     }
+    let variables = if selected.contains(&Target::Kubernetes) {
+        variable_values(registry_dir, &base, &environments)?
+    } else {
+        BTreeMap::new()
+    };
     let inputs = Inputs {
         registry,
         base: &base,
         environments: &environments,
+        variables: &variables,
     };
     let files = targets::render(&selected, &inputs).map_err(|e| unsupported(e.0))?;
 
@@ -155,6 +164,55 @@ pub(super) fn prepare(
     let plan = writer::plan(&root, &files.files, &files.folders, &registry_name)
         .map_err(|e| Failure::could_not(e.to_string()))?;
     Ok(Prepared { plan, shown_root })
+}
+
+/// The values of `.env` next to the registry, for engines that get variables resolved at
+/// generation time; fails when a required variable has neither a value there nor a default
+/// (in the base or any environment).
+fn variable_values(
+    registry_dir: &Path,
+    base: &Registry,
+    environments: &[(String, Registry)],
+) -> Result<BTreeMap<String, String>, Failure> {
+    let env = EnvFile::read(registry_dir).map_err(|e| {
+        Failure::could_not(format!(
+            "cannot read {}: {e}",
+            registry_dir.join(ENV_FILE).display()
+        ))
+    })?;
+    let values: BTreeMap<String, String> = env
+        .lines
+        .iter()
+        .map(|l| (l.key.clone(), l.value.clone()))
+        .collect();
+    let mut unset: Vec<String> = Vec::new();
+    for reg in std::iter::once(base).chain(environments.iter().map(|(_, r)| r)) {
+        for (name, v) in &reg.variables {
+            if v.required
+                && v.default.is_none()
+                && !values.contains_key(name)
+                && !unset.contains(name)
+            {
+                unset.push(name.clone());
+            }
+        }
+    }
+    if unset.is_empty() {
+        return Ok(values);
+    }
+    Err(Failure {
+        exit: Exit::Bad,
+        message: Some(format!(
+            "Kubernetes manifests have no interpolation, so every required variable is resolved now, and {} {} no value",
+            unset.join(", "),
+            if unset.len() == 1 { "has" } else { "have" }
+        )),
+        hint: Some(format!(
+            "set {} in {} next to the registry; nothing was generated",
+            if unset.len() == 1 { "it" } else { "them" },
+            ENV_FILE
+        )),
+    })
 }
 
 fn unsupported(target: Target) -> Failure {

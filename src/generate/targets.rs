@@ -1,6 +1,7 @@
 //! The targets of `muster gen`: which renderers make which files, and which folders each
 //! target owns (the only places where files it no longer produces are looked for).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::GeneratedFile;
@@ -128,6 +129,21 @@ pub struct Inputs<'a> {
     /// Every environment merged over the base, in declaration order; empty unless a selected
     /// target [needs them](Target::needs_environments).
     pub environments: &'a [(String, Registry)],
+    /// Variable values from `.env`, for engines without interpolation of their own, which get
+    /// variables resolved at generation time (REGISTRY.md "Interpolation").
+    pub variables: &'a BTreeMap<String, String>,
+}
+
+/// `reg` as an engine without interpolation sees it: each declared variable that `.env`
+/// sets takes that value in place of its default.
+fn with_values(reg: &Registry, values: &BTreeMap<String, String>) -> Registry {
+    let mut reg = reg.clone();
+    for (name, variable) in reg.variables.iter_mut() {
+        if let Some(value) = values.get(name) {
+            variable.default = Some(value.clone());
+        }
+    }
+    reg
 }
 
 /// The files of the selected targets, and the folders they own.
@@ -157,7 +173,13 @@ pub fn render(targets: &[Target], inputs: &Inputs) -> Result<FileSet, Unsupporte
             Target::Graph => crate::render::docs::graph_files(inputs.registry),
             Target::Compose => crate::render::compose::render(inputs.base, inputs.environments),
             Target::Kubernetes => {
-                crate::render::kubernetes::render(inputs.base, inputs.environments)
+                let base = with_values(inputs.base, inputs.variables);
+                let environments: Vec<(String, Registry)> = inputs
+                    .environments
+                    .iter()
+                    .map(|(name, reg)| (name.clone(), with_values(reg, inputs.variables)))
+                    .collect();
+                crate::render::kubernetes::render(&base, &environments)
             }
             Target::Nomad => crate::render::nomad::render(inputs.base, inputs.environments),
             Target::Swarm => crate::render::swarm::render(inputs.base, inputs.environments),
@@ -227,6 +249,7 @@ mod tests {
             registry: &reg,
             base: &reg,
             environments: &[],
+            variables: &BTreeMap::new(),
         };
         let err = render(&[Target::Docs, missing], &inputs).unwrap_err();
         assert_eq!(err, Unsupported(missing));

@@ -36,6 +36,25 @@ impl Project {
         Project::new(&text)
     }
 
+    /// Appends to `.env` every required variable that has no default, set to its example
+    /// (`test` without one): what an engine that resolves variables at generation time needs.
+    pub fn set_required_variables(&self) {
+        use std::io::Write as _;
+        let source = muster::source::SourceFile::read(&self.path().join("muster.yaml")).unwrap();
+        let reg = muster::registry::load(source, None).registry.unwrap();
+        let mut env = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path().join(".env"))
+            .unwrap();
+        for v in reg.variables.values() {
+            if v.required && v.default.is_none() {
+                let value = v.example.as_deref().unwrap_or("test");
+                writeln!(env, "{}={value}", v.name.value).unwrap();
+            }
+        }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
