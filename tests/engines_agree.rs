@@ -337,7 +337,7 @@ fn kubernetes(dir: &Path) -> Engine {
         let docs = yaml_documents(&file);
         let config_maps: BTreeMap<String, &Value> = docs
             .iter()
-            .filter(|d| d["kind"] == Value::from("ConfigMap"))
+            .filter(|d| d["kind"] == "ConfigMap")
             .map(|d| (str_of(&d["metadata"]["name"]), d))
             .collect();
         for doc in &docs {

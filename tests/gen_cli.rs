@@ -29,7 +29,13 @@ fn stack(example: &str) -> tempfile::TempDir {
         .variables
         .values()
         .filter(|v| v.required && v.default.is_none())
-        .map(|v| format!("{}={}\n", v.name.value, v.example.as_deref().unwrap_or("test")))
+        .map(|v| {
+            format!(
+                "{}={}\n",
+                v.name.value,
+                v.example.as_deref().unwrap_or("test")
+            )
+        })
         .collect();
     std::fs::write(dir.path().join(".env"), env).unwrap();
     dir

@@ -227,6 +227,7 @@ mod tests {
             registry: &reg,
             base: &reg,
             environments: &environments,
+            variables: &BTreeMap::new(),
         };
         let set = render(&[Target::Kubernetes], &inputs).unwrap();
         assert_eq!(set.folders, [PathBuf::from("kubernetes")]);

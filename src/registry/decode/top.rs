@@ -144,7 +144,7 @@ fn settings(d: &mut Decoder, f: &Fields, reg: &mut Registry) {
     match f.get("name") {
         None => missing(
             d,
-            &f,
+            f,
             "name",
             "add `name: <stack-name>`; it names the Compose project, the Kubernetes namespace and the Nomad job prefix",
         ),

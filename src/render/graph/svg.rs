@@ -502,7 +502,12 @@ fn depth(v: usize, inside: &[Vec<usize>], layer: &mut [usize], state: &mut [u8])
 fn lanes_at_most(view: &View, items: &[Item]) -> usize {
     view.edges
         .iter()
-        .map(|e| items[e.from].col.abs_diff(items[e.to].col).saturating_sub(1))
+        .map(|e| {
+            items[e.from]
+                .col
+                .abs_diff(items[e.to].col)
+                .saturating_sub(1)
+        })
         .sum()
 }
 

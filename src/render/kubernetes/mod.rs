@@ -43,7 +43,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value as Json;
 
 use crate::generate::{GeneratedFile, Syntax};
-use crate::graph::selection::group_members;
+use crate::graph::selection::all_group_members;
 use crate::registry::model::{DEFAULT_PHASE_TIMEOUT, Registry, Service};
 use crate::render::yaml;
 
@@ -241,9 +241,12 @@ impl Stack {
                 .map(|c| Object::of(c).in_file("volumes")),
         );
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for g in reg.groups.keys() {
-            for member in group_members(reg, g) {
-                groups.entry(member).or_default().push(g.clone());
+        let mut all = all_group_members(reg);
+        // Declared groups only, as labels.
+        all.truncate(reg.groups.len());
+        for (g, members) in all {
+            for member in members {
+                groups.entry(member).or_default().push(g.to_string());
             }
         }
         let mut generators = Vec::new();
