@@ -529,6 +529,81 @@ services:
     assert!(second.states(&p.name).is_empty());
 }
 
+/// An `ssh://` host: muster forwards the far daemon's socket through the user's `ssh` (here
+/// a gateway's, with its own key and config) for its own client and for Compose. The local
+/// engine is the second dockerd, the far one this machine's daemon behind the gateway, so
+/// each service shows where it ran.
+#[test]
+fn placement_host_over_ssh() {
+    if !docker_available() {
+        return;
+    }
+    let Some(second) = support::SecondDocker::start() else {
+        return;
+    };
+    let Some(gateway) = support::SshGateway::start() else {
+        return;
+    };
+    let registry = format!(
+        r#"
+version: 1
+name: {{name}}
+engines:
+  compose:
+    hosts: {{ far: "{}" }}
+defaults:
+  health: {{ interval: 1s, timeout: 2s, retries: 3 }}
+services:
+  db:
+    image: muster-test/busybox:1
+    init: true
+    command: ["httpd", "-f", "-p", "5432", "-h", "/"]
+    health: {{ tcp: {{ port: 5432 }} }}
+  far-api:
+    image: muster-test/busybox:1
+    init: true
+    placement: {{ host: far }}
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    health: {{ exec: ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"] }}
+"#,
+        gateway.endpoint
+    );
+    let p = Project::new("overssh", &registry);
+    let run = |args: &[&str]| {
+        p.muster()
+            .args(args)
+            .env("PATH", &gateway.path)
+            .env("DOCKER_HOST", &second.host)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["up", "all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(second.states(&p.name), ["db running"]);
+    assert_eq!(
+        p.states().into_iter().collect::<Vec<_>>(),
+        [("far-api".to_string(), "running".to_string())]
+    );
+    let status = run(&["status", "--check"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    let logs = run(&["logs", "far-api"]);
+    assert_eq!(logs.status.code(), Some(0), "{}", text(&logs));
+    let down = run(&["down", "all"]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert!(second.states(&p.name).is_empty());
+    assert!(p.states().is_empty());
+    // No ssh of muster's is left behind.
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "muster-ssh-"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
 #[test]
 fn ctrl_c_stops_waiting_releases_the_lock_and_leaves_containers() {
     if !docker_available() {

@@ -129,13 +129,12 @@ async fn up(
         profiles,
         services: Vec::new(),
     };
-    // Where each service runs: the local engine, or its `placement.host`.
+    // Where each service runs: the local engine, or its `placement.host` (through its ssh
+    // tunnel for an ssh:// endpoint).
     let endpoints: HashMap<String, Option<String>> = services
         .iter()
         .map(|s| {
-            let endpoint = hosts::host_of(&stack.reg, s)
-                .and_then(|h| hosts::endpoint(&stack.reg, h))
-                .map(String::from);
+            let endpoint = hosts::host_of(&stack.reg, s).and_then(|h| engine.docker_host(h));
             (s.clone(), endpoint)
         })
         .collect();

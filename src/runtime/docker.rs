@@ -351,10 +351,12 @@ pub fn parse_timestamp(s: &str) -> Option<SystemTime> {
 pub struct DockerEngine {
     client: bollard::Docker,
     endpoint: String,
+    /// The forward an `ssh://` endpoint is reached through, open while the engine is in use.
+    tunnel: Option<std::sync::Arc<super::tunnel::Tunnel>>,
 }
 
 impl DockerEngine {
-    /// Connects to `host` (`unix://…`, `tcp://…`), or to `DOCKER_HOST`, or to the local
+    /// Connects to `host` (`unix://…`, `tcp://…`, `ssh://…`), or to `DOCKER_HOST`, or to the local
     /// socket, and agrees on an API version the daemon speaks.
     pub async fn connect(host: Option<&str>) -> Result<DockerEngine> {
         let endpoint = host
@@ -365,19 +367,37 @@ impl DockerEngine {
             endpoint: endpoint.clone(),
             message,
         };
-        let client = if endpoint.starts_with("ssh://") {
-            return Err(unreachable(
-                "ssh:// endpoints are not supported yet; forward the socket (ssh -L) and use unix:// or tcp://".into(),
-            ));
+        let tunnel = if endpoint.starts_with("ssh://") {
+            let tunnel = super::tunnel::Tunnel::open(&endpoint)
+                .await
+                .map_err(unreachable)?;
+            Some(std::sync::Arc::new(tunnel))
         } else {
-            bollard::Docker::connect_with_host(&endpoint).map_err(|e| unreachable(e.to_string()))?
+            None
         };
+        let url = tunnel
+            .as_ref()
+            .map_or(endpoint.as_str(), |t| t.local.as_str());
+        let client =
+            bollard::Docker::connect_with_host(url).map_err(|e| unreachable(e.to_string()))?;
         let client = client.with_timeout(Duration::from_secs(120));
         let client = tokio::time::timeout(Duration::from_secs(5), client.negotiate_version())
             .await
             .map_err(|_| unreachable("no answer within 5s".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
-        Ok(DockerEngine { client, endpoint })
+        Ok(DockerEngine {
+            client,
+            endpoint,
+            tunnel,
+        })
+    }
+
+    /// What a Docker tool (the Compose CLI) is given as `DOCKER_HOST` to reach this engine:
+    /// the endpoint itself, or the local end of its `ssh://` tunnel.
+    pub fn docker_host(&self) -> &str {
+        self.tunnel
+            .as_ref()
+            .map_or(self.endpoint.as_str(), |t| t.local.as_str())
     }
 }
 

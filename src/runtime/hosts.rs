@@ -73,6 +73,15 @@ impl Hosts {
         })
     }
 
+    /// What the Compose CLI is given as `DOCKER_HOST` for services placed on `host` (None: the
+    /// local engine, or a host not connected).
+    pub fn docker_host(&self, host: &str) -> Option<String> {
+        self.engines
+            .iter()
+            .find(|(name, _)| name.as_deref() == Some(host))
+            .map(|(_, engine)| engine.docker_host().to_string())
+    }
+
     /// Whether more than the local engine is involved.
     pub fn is_multi(&self) -> bool {
         self.engines.len() > 1

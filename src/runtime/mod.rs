@@ -17,4 +17,5 @@ pub mod plan;
 pub mod probe;
 pub mod progress;
 pub mod state;
+pub mod tunnel;
 pub mod verdict;

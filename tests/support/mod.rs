@@ -682,3 +682,130 @@ impl Drop for SecondDocker {
             .status();
     }
 }
+
+/// The host name the gateway's `ssh` config gives to its address and port, as a user names a
+/// server in `~/.ssh/config`.
+pub const GATEWAY_HOST: &str = "muster-gateway";
+
+/// An SSH server on a loopback port of its own, standing in for a remote Docker host reached
+/// as `ssh://root@muster-gateway` (its Docker is this machine's own daemon). `path` holds an
+/// `ssh` that logs in with the gateway's own key and config, so the user's `~/.ssh` is
+/// neither read nor written. Stopped on drop.
+pub struct SshGateway {
+    pub dir: tempfile::TempDir,
+    pub endpoint: String,
+    /// `PATH` for a process that should reach the gateway with its `ssh`.
+    pub path: std::ffi::OsString,
+    child: std::process::Child,
+}
+
+impl SshGateway {
+    /// None (with the reason printed) when sshd cannot run here; under CI that fails.
+    pub fn start() -> Option<SshGateway> {
+        let fail = |reason: String| -> Option<SshGateway> {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "an SSH server is required under CI: {reason}"
+            );
+            eprintln!("skipped: {reason}");
+            None
+        };
+        let sshd = Path::new("/usr/sbin/sshd");
+        if !sshd.exists() {
+            return fail("/usr/sbin/sshd is missing (apt-get install openssh-server)".into());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("mrt-sshd")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = dir.path();
+        for key in ["host_key", "client_key"] {
+            let made = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join(key))
+                .status()
+                .is_ok_and(|s| s.success());
+            if !made {
+                return fail("ssh-keygen failed".into());
+            }
+        }
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        // sshd refuses to start without its privilege separation folder.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let port = free_port();
+        let config = |name: &str, text: String| std::fs::write(d.join(name), text).unwrap();
+        config(
+            "sshd_config",
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\n\
+                 PidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nStrictModes no\n\
+                 UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n",
+                d = d.display()
+            ),
+        );
+        config(
+            "ssh_config",
+            format!(
+                "Host {GATEWAY_HOST}\n  HostName 127.0.0.1\n  Port {port}\n  \
+                 IdentityFile {d}/client_key\n  IdentitiesOnly yes\n  \
+                 StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+                d = d.display()
+            ),
+        );
+        let bin = d.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let wrapper = bin.join("ssh");
+        let ssh_config = d.join("ssh_config");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n",
+                ssh_config.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let log = std::fs::File::create(d.join("log")).unwrap();
+        let child = match Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => return fail(format!("cannot run sshd: {e}")),
+        };
+        let mut path = bin.into_os_string();
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        let gateway = SshGateway {
+            endpoint: format!("ssh://root@{GATEWAY_HOST}"),
+            path,
+            child,
+            dir,
+        };
+        let answers = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            Command::new(&wrapper)
+                .args([&format!("root@{GATEWAY_HOST}"), "true"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        if !answers {
+            let log = std::fs::read_to_string(gateway.dir.path().join("log")).unwrap_or_default();
+            return fail(format!("sshd did not answer: {}", log.trim()));
+        }
+        Some(gateway)
+    }
+}
+
+impl Drop for SshGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
