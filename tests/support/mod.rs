@@ -549,7 +549,10 @@ impl SecondDocker {
         std::fs::write(d.join("daemon.json"), "{}").unwrap();
         let socket = d.join("docker.sock");
         let log = std::fs::File::create(d.join("log")).unwrap();
-        let bridge = format!("mrtbr{}", std::process::id() % 100_000);
+        // Tests of one process may each start one: names and addresses differ per instance.
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed) % 8;
+        let bridge = format!("mrtbr{}x{n}", std::process::id() % 100_000);
         let ip = |args: &[&str]| {
             Command::new("ip")
                 .args(args)
@@ -558,7 +561,7 @@ impl SecondDocker {
                 .is_ok_and(|s| s.success())
         };
         let made = ip(&["link", "add", &bridge, "type", "bridge"])
-            && ip(&["addr", "add", "10.230.0.1/24", "dev", &bridge])
+            && ip(&["addr", "add", &format!("10.230.{n}.1/24"), "dev", &bridge])
             && ip(&["link", "set", &bridge, "up"]);
         if !made {
             ip(&["link", "delete", &bridge]);
@@ -582,7 +585,7 @@ impl SecondDocker {
                 "--iptables=false",
                 "--ip-masq=false",
                 "--default-address-pool",
-                "base=10.231.0.0/16,size=24",
+                &format!("base=10.{}.0.0/16,size=24", 240 + n),
             ])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
