@@ -163,27 +163,21 @@ pub fn render(targets: &[Target], inputs: &Inputs) -> Result<FileSet, Unsupporte
     let mut targets = targets.to_vec();
     targets.sort();
     targets.dedup();
+    // Targets are independent: rendered side by side, gathered in target order.
+    let produced: Vec<Vec<GeneratedFile>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|&target| scope.spawn(move || render_one(target, inputs)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a renderer does not panic"))
+            .collect()
+    });
     let mut files: Vec<GeneratedFile> = Vec::new();
     let mut folders = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for target in targets {
-        let produced = match target {
-            Target::Env => vec![crate::render::env_example::render(inputs.registry)],
-            Target::Docs => crate::render::docs::render(inputs.registry),
-            Target::Graph => crate::render::docs::graph_files(inputs.registry),
-            Target::Compose => crate::render::compose::render(inputs.base, inputs.environments),
-            Target::Kubernetes => {
-                let base = with_values(inputs.base, inputs.variables);
-                let environments: Vec<(String, Registry)> = inputs
-                    .environments
-                    .iter()
-                    .map(|(name, reg)| (name.clone(), with_values(reg, inputs.variables)))
-                    .collect();
-                crate::render::kubernetes::render(&base, &environments)
-            }
-            Target::Nomad => crate::render::nomad::render(inputs.base, inputs.environments),
-            Target::Swarm => crate::render::swarm::render(inputs.base, inputs.environments),
-        };
+    for (target, produced) in targets.into_iter().zip(produced) {
         for file in produced {
             if seen.insert(file.path.clone()) {
                 files.push(file);
@@ -192,6 +186,26 @@ pub fn render(targets: &[Target], inputs: &Inputs) -> Result<FileSet, Unsupporte
         folders.extend(target.folders());
     }
     Ok(FileSet { files, folders })
+}
+
+fn render_one(target: Target, inputs: &Inputs) -> Vec<GeneratedFile> {
+    match target {
+        Target::Env => vec![crate::render::env_example::render(inputs.registry)],
+        Target::Docs => crate::render::docs::render(inputs.registry),
+        Target::Graph => crate::render::docs::graph_files(inputs.registry),
+        Target::Compose => crate::render::compose::render(inputs.base, inputs.environments),
+        Target::Kubernetes => {
+            let base = with_values(inputs.base, inputs.variables);
+            let environments: Vec<(String, Registry)> = inputs
+                .environments
+                .iter()
+                .map(|(name, reg)| (name.clone(), with_values(reg, inputs.variables)))
+                .collect();
+            crate::render::kubernetes::render(&base, &environments)
+        }
+        Target::Nomad => crate::render::nomad::render(inputs.base, inputs.environments),
+        Target::Swarm => crate::render::swarm::render(inputs.base, inputs.environments),
+    }
 }
 
 #[cfg(test)]
