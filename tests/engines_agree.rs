@@ -22,6 +22,8 @@
 //!
 //! Names are compared as Kubernetes writes them (`_` as `-`).
 
+mod secrets_support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -99,21 +101,7 @@ fn prepared(example: &str) -> tempfile::TempDir {
     std::fs::copy(&source, dir.path().join("muster.yaml")).unwrap();
     let d = dir.path();
     // Kubernetes resolves variables at generation time: the required ones need a value.
-    let reg = muster::registry::load(muster::source::SourceFile::read(&source).unwrap(), None)
-        .registry
-        .unwrap();
-    let env: String = reg
-        .variables
-        .values()
-        .filter(|v| v.required && v.default.is_none())
-        .map(|v| {
-            format!(
-                "{}={}\n",
-                v.name.value,
-                v.example.as_deref().unwrap_or("test")
-            )
-        })
-        .collect();
+    let env = secrets_support::required_variables_env(&source);
     std::fs::write(d.join(".env"), env).unwrap();
     muster(d, &["gen", "compose", "swarm", "kubernetes", "nomad"], None);
     muster(d, &["secrets", "generate"], None);

@@ -1,6 +1,8 @@
 //! `muster gen` and `muster diff` through the real binary: what is written, what is refused,
 //! what is removed, and that nothing changes when nothing should.
 
+mod secrets_support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,21 +24,7 @@ fn stack(example: &str) -> tempfile::TempDir {
         .join(example)
         .join("muster.yaml");
     std::fs::copy(&source, dir.path().join("muster.yaml")).unwrap();
-    let reg = muster::registry::load(muster::source::SourceFile::read(&source).unwrap(), None)
-        .registry
-        .unwrap();
-    let env: String = reg
-        .variables
-        .values()
-        .filter(|v| v.required && v.default.is_none())
-        .map(|v| {
-            format!(
-                "{}={}\n",
-                v.name.value,
-                v.example.as_deref().unwrap_or("test")
-            )
-        })
-        .collect();
+    let env = secrets_support::required_variables_env(&source);
     std::fs::write(dir.path().join(".env"), env).unwrap();
     dir
 }

@@ -4,35 +4,15 @@
 //! Importers build plain [`serde_norway::Value`]s (every importer already thinks in YAML) and
 //! attach comments to key paths. [`Draft::to_yaml`] lays out the levels that carry comments
 //! itself and hands every other subtree to [`crate::render::yaml`], so quoting is the same as
-//! in every generated file. Top-level sections always come in the order of REGISTRY.md, and
-//! services are separated by blank lines.
+//! in every generated file. Top-level sections come in the order of REGISTRY.md
+//! (environments last, after the services they change), services are separated by blank
+//! lines, and [`in_service_order`] puts a service's fields in REGISTRY.md's order.
 
 use std::collections::{HashMap, HashSet};
 
 use serde_norway::{Mapping, Value};
 
 use crate::render::yaml;
-
-/// The top-level keys of `muster.yaml`, in the order REGISTRY.md presents them.
-const SECTION_ORDER: [&str; 17] = [
-    "version",
-    "name",
-    "description",
-    "domain",
-    "output",
-    "targets",
-    "proxy",
-    "defaults",
-    "variables",
-    "secrets",
-    "phases",
-    "groups",
-    "networks",
-    "volumes",
-    "engines",
-    "services",
-    "environments",
-];
 
 /// Sections whose entries are separated by a blank line.
 const SPACED_SECTIONS: [&str; 2] = ["services", "environments"];
@@ -145,11 +125,7 @@ impl Draft {
             commented_ancestors: &commented,
         };
         let mut sections: Vec<(&Value, &Value)> = self.root.iter().collect();
-        sections.sort_by_key(|(key, _)| {
-            key.as_str()
-                .and_then(|k| SECTION_ORDER.iter().position(|s| *s == k))
-                .unwrap_or(SECTION_ORDER.len())
-        });
+        sections.sort_by_key(|(key, _)| section_rank(key));
         let mut path = Vec::new();
         for (i, (key, value)) in sections.into_iter().enumerate() {
             if i > 0 && !is_scalar(value) {
@@ -158,6 +134,30 @@ impl Draft {
             layout.entry(&mut out, &mut path, key, value, 0);
         }
         out
+    }
+}
+
+/// A service's fields in the order REGISTRY.md presents them (unknown and `x-` keys last, in
+/// their order).
+pub fn in_service_order(fields: Mapping) -> Mapping {
+    let keys = crate::registry::decode::SERVICE_KEYS;
+    let mut entries: Vec<(Value, Value)> = fields.into_iter().collect();
+    entries.sort_by_key(|(k, _)| {
+        k.as_str()
+            .and_then(|k| keys.iter().position(|o| *o == k))
+            .unwrap_or(keys.len())
+    });
+    entries.into_iter().collect()
+}
+
+/// Where a top-level key goes: REGISTRY.md's order, except that `environments` comes last,
+/// after the services its overlays change; unknown keys after everything.
+fn section_rank(key: &Value) -> usize {
+    let keys = crate::registry::decode::TOP_KEYS;
+    match key.as_str() {
+        Some("environments") => keys.len(),
+        Some(k) => keys.iter().position(|s| *s == k).unwrap_or(keys.len() + 1),
+        None => keys.len() + 1,
     }
 }
 

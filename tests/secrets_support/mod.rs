@@ -8,6 +8,25 @@ use std::str::FromStr;
 
 use assert_cmd::Command;
 
+/// `.env` lines giving every required variable without a default of the registry at
+/// `registry` its example (`test` without one): what an engine that resolves variables at
+/// generation time (Kubernetes) needs.
+pub fn required_variables_env(registry: &Path) -> String {
+    let source = muster::source::SourceFile::read(registry).unwrap();
+    let reg = muster::registry::load(source, None).registry.unwrap();
+    reg.variables
+        .values()
+        .filter(|v| v.required && v.default.is_none())
+        .map(|v| {
+            format!(
+                "{}={}\n",
+                v.name.value,
+                v.example.as_deref().unwrap_or("test")
+            )
+        })
+        .collect()
+}
+
 pub struct Project {
     pub dir: tempfile::TempDir,
     /// A second temporary folder: home and identity live here, outside the project.
@@ -36,23 +55,16 @@ impl Project {
         Project::new(&text)
     }
 
-    /// Appends to `.env` every required variable that has no default, set to its example
-    /// (`test` without one): what an engine that resolves variables at generation time needs.
+    /// Appends [`required_variables_env`] of the project's registry to its `.env`.
     pub fn set_required_variables(&self) {
         use std::io::Write as _;
-        let source = muster::source::SourceFile::read(&self.path().join("muster.yaml")).unwrap();
-        let reg = muster::registry::load(source, None).registry.unwrap();
+        let lines = required_variables_env(&self.path().join("muster.yaml"));
         let mut env = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.path().join(".env"))
             .unwrap();
-        for v in reg.variables.values() {
-            if v.required && v.default.is_none() {
-                let value = v.example.as_deref().unwrap_or("test");
-                writeln!(env, "{}={value}", v.name.value).unwrap();
-            }
-        }
+        env.write_all(lines.as_bytes()).unwrap();
     }
 
     pub fn path(&self) -> &Path {

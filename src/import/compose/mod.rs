@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value as Yaml};
 
+use super::draft::in_service_order;
 use super::{Draft, Finding, Imported};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::values::{Part, Template, parse_template};
@@ -118,7 +119,7 @@ fn registry(project: &Project, files: &[PathBuf], findings: &mut Vec<Finding>) -
                 .or_default()
                 .push(name.clone());
         }
-        let mut fields = in_registry_order(mapped.fields);
+        let mut fields = in_service_order(mapped.fields);
         if !mapped.extra.is_empty() {
             let mut extra = Mapping::new();
             extra.insert("compose".into(), Yaml::Mapping(mapped.extra));
@@ -208,62 +209,6 @@ fn registry(project: &Project, files: &[PathBuf], findings: &mut Vec<Finding>) -
         d.set(&["variables", &var], Yaml::Mapping(Mapping::new()));
     }
     d
-}
-
-/// The keys of a service in the order REGISTRY.md presents them (`x-` keys last).
-const SERVICE_ORDER: &[&str] = &[
-    "description",
-    "image",
-    "build",
-    "groups",
-    "replicas",
-    "mode",
-    "container_name",
-    "hostname",
-    "networks",
-    "network_mode",
-    "expose",
-    "ports",
-    "env",
-    "secrets",
-    "env_files",
-    "volumes",
-    "command",
-    "entrypoint",
-    "user",
-    "working_dir",
-    "labels",
-    "restart",
-    "read_only",
-    "init",
-    "stop_grace_period",
-    "cap_drop",
-    "cap_add",
-    "security_opt",
-    "privileged",
-    "devices",
-    "tmpfs",
-    "shm_size",
-    "pid",
-    "dns",
-    "extra_hosts",
-    "sysctls",
-    "ulimits",
-    "logging",
-    "health",
-    "depends_on",
-    "resources",
-    "job",
-];
-
-fn in_registry_order(fields: Mapping) -> Mapping {
-    let mut entries: Vec<(Yaml, Yaml)> = fields.into_iter().collect();
-    entries.sort_by_key(|(k, _)| {
-        k.as_str()
-            .and_then(|k| SERVICE_ORDER.iter().position(|o| *o == k))
-            .unwrap_or(SERVICE_ORDER.len())
-    });
-    entries.into_iter().collect()
 }
 
 /// The project name: `name:`, else the folder of the first file, as Compose derives it

@@ -8,66 +8,9 @@ use serde_norway::{Mapping, Value};
 use super::{Entry, health};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::import::Draft;
+use crate::import::draft::in_service_order;
 use crate::import::reader::{Reader, insert, key_text};
 use crate::registry::yaml::{self, Node};
-
-/// Service fields in the order of REGISTRY.md; others follow in their own order.
-const ORDER: &[&str] = &[
-    "description",
-    "enabled",
-    "image",
-    "version",
-    "build",
-    "category",
-    "phase",
-    "groups",
-    "tags",
-    "critical",
-    "mode",
-    "replicas",
-    "container_name",
-    "hostname",
-    "networks",
-    "network_mode",
-    "aliases",
-    "expose",
-    "ports",
-    "env",
-    "secrets",
-    "env_files",
-    "configs",
-    "volumes",
-    "command",
-    "entrypoint",
-    "user",
-    "working_dir",
-    "labels",
-    "restart",
-    "read_only",
-    "init",
-    "stop_grace_period",
-    "cap_drop",
-    "cap_add",
-    "security_opt",
-    "privileged",
-    "devices",
-    "tmpfs",
-    "shm_size",
-    "pid",
-    "dns",
-    "extra_hosts",
-    "sysctls",
-    "ulimits",
-    "logging",
-    "health",
-    "depends_on",
-    "resources",
-    "placement",
-    "subdomain",
-    "routes",
-    "job",
-    "extra",
-];
 
 /// Catalog fields read elsewhere (graph, groups, phases) or given by the bundles.
 const ELSEWHERE: &[&str] = &[
@@ -446,12 +389,5 @@ pub fn proxy(draft: &mut Draft, entries: &[Entry]) {
 /// Lays a service's fields out in REGISTRY.md's order.
 pub fn reorder(draft: &mut Draft, name: &str) {
     let service = draft.mapping(&["services", name]);
-    let mut fields: Vec<(Value, Value)> = std::mem::take(service).into_iter().collect();
-    let rank = |k: &Value| {
-        k.as_str()
-            .and_then(|k| ORDER.iter().position(|o| *o == k))
-            .unwrap_or(ORDER.len())
-    };
-    fields.sort_by_key(|(k, _)| rank(k));
-    service.extend(fields);
+    *service = in_service_order(std::mem::take(service));
 }

@@ -18,8 +18,8 @@ use crate::registry::values::{self, Part, Template};
 use crate::registry::yaml::{Node, Value};
 use crate::source::{SourceFile, Span};
 
-pub use service::subdomain_route;
-pub use top::{decode_from_base, decode_registry};
+pub use service::{SERVICE as SERVICE_KEYS, subdomain_route};
+pub use top::{TOP as TOP_KEYS, decode_from_base, decode_registry};
 
 /// Names a placeholder refers to, with where they are used; checked once everything is read.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -8,11 +8,13 @@ use crate::registry::model::*;
 use crate::registry::values::{self, Template};
 use crate::registry::yaml::{Node, Value};
 
-const SERVICE: &[&str] = &[
+/// The keys of a service, in the order REGISTRY.md presents them (importers write them so).
+pub const SERVICE: &[&str] = &[
     "description",
     "enabled",
     "image",
     "version",
+    "build",
     "category",
     "phase",
     "groups",
@@ -60,7 +62,6 @@ const SERVICE: &[&str] = &[
     "placement",
     "subdomain",
     "routes",
-    "build",
     "job",
     "extra",
 ];

@@ -9,7 +9,8 @@ use crate::registry::overlay::Split;
 use crate::registry::yaml::{Node, Value};
 use crate::source::{SourceFile, Span};
 
-const TOP: &[&str] = &[
+/// The top-level keys of `muster.yaml`, in the order REGISTRY.md presents them.
+pub const TOP: &[&str] = &[
     "version",
     "name",
     "description",
