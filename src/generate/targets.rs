@@ -163,6 +163,10 @@ pub fn render(targets: &[Target], inputs: &Inputs) -> Result<FileSet, Unsupporte
     let mut targets = targets.to_vec();
     targets.sort();
     targets.dedup();
+    // Docs already holds the graph files: drawing them twice would only cost time.
+    if targets.contains(&Target::Docs) {
+        targets.retain(|&t| t != Target::Graph);
+    }
     // Targets are independent: rendered side by side, gathered in target order.
     let produced: Vec<Vec<GeneratedFile>> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets

@@ -103,7 +103,7 @@ impl Tunnel {
             Ok(child) => child,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(format!("cannot run ssh: {e}"));
+                return Err(format!("cannot run ssh to reach {destination}: {e}"));
             }
         };
         let tunnel = Tunnel {
