@@ -18,7 +18,7 @@ pub(super) fn check(reg: &Registry, out: &mut Vec<Diagnostic>) {
 }
 
 fn ports(reg: &Registry, out: &mut Vec<Diagnostic>) {
-    let mut bound: Vec<(&str, &PortMapping, Span)> = Vec::new();
+    let mut bound = Bound::default();
     for s in reg.enabled_services() {
         for port in &s.ports {
             let PortSpec::Mapping(m) = &port.spec else {
@@ -27,7 +27,7 @@ fn ports(reg: &Registry, out: &mut Vec<Diagnostic>) {
             if m.published.is_none() {
                 continue;
             }
-            if let Some((other, _, first)) = bound.iter().find(|(_, b, _)| clash(b, m)) {
+            if let Some((other, _, first)) = bound.first_clash(m) {
                 let ip = m.host_ip.as_deref().unwrap_or("0.0.0.0");
                 out.push(
                     Diagnostic::new(
@@ -40,11 +40,64 @@ fn ports(reg: &Registry, out: &mut Vec<Diagnostic>) {
                         ),
                     )
                     .at(port.span, "already taken")
-                    .related(*first, format!("published by `{other}` here"))
+                    .related(first, format!("published by `{other}` here"))
                     .help("publish one of them on another host port, or on another address"),
                 );
             } else {
-                bound.push((&s.name.value, m, port.span));
+                bound.add(&s.name.value, m, port.span);
+            }
+        }
+    }
+}
+
+/// Ranges wider than this many ports are compared with every bound port one by one.
+const WIDE_RANGE: u16 = 256;
+
+/// Published ports taken so far, indexed by port number: comparing each new port with all
+/// earlier ones would be quadratic in the size of the stack.
+#[derive(Default)]
+struct Bound<'r> {
+    /// Who published what, where, in the order they were taken.
+    taken: Vec<(&'r str, &'r PortMapping, Span)>,
+    /// Positions in `taken` of narrow ranges, under each port they cover.
+    by_port: HashMap<(&'r str, u16), Vec<usize>>,
+    /// Positions in `taken` of wide ranges.
+    wide: Vec<usize>,
+}
+
+impl<'r> Bound<'r> {
+    /// The earliest taken port that `m` clashes with.
+    fn first_clash(&self, m: &PortMapping) -> Option<(&'r str, &'r PortMapping, Span)> {
+        let range = m.published?;
+        let clashes = |&i: &usize| clash(self.taken[i].1, m);
+        let first = if range.end - range.start > WIDE_RANGE {
+            (0..self.taken.len()).find(clashes)
+        } else {
+            (range.start..=range.end)
+                .filter_map(|p| self.by_port.get(&(m.protocol.as_str(), p)))
+                .flatten()
+                .chain(&self.wide)
+                .copied()
+                .filter(clashes)
+                .min()
+        };
+        first.map(|i| self.taken[i])
+    }
+
+    fn add(&mut self, service: &'r str, m: &'r PortMapping, span: Span) {
+        let position = self.taken.len();
+        self.taken.push((service, m, span));
+        let Some(range) = m.published else {
+            return;
+        };
+        if range.end - range.start > WIDE_RANGE {
+            self.wide.push(position);
+        } else {
+            for p in range.start..=range.end {
+                self.by_port
+                    .entry((m.protocol.as_str(), p))
+                    .or_default()
+                    .push(position);
             }
         }
     }
@@ -234,5 +287,65 @@ fn container_names(reg: &Registry, out: &mut Vec<Diagnostic>) {
                 .help("containers need unique names: drop `container_name`, or keep one replica"),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::registry;
+    use crate::source::SourceFile;
+
+    /// The port conflicts of a registry whose services publish `ports` (one list each), as
+    /// (clashing service, service it clashes with).
+    fn port_conflicts(lists: &[&str]) -> Vec<(String, String)> {
+        let mut text = String::from("version: 1\nname: t\nservices:\n");
+        for (i, list) in lists.iter().enumerate() {
+            text.push_str(&format!("  s{i}: {{ image: \"a:1\", ports: {list} }}\n"));
+        }
+        let loaded = registry::load(Arc::new(SourceFile::new("muster.yaml", text)), None);
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        let mut out = Vec::new();
+        ports(loaded.registry.as_ref().expect("decoded"), &mut out);
+        out.iter()
+            .map(|d| {
+                let (a, b) = d.message.split_once("` and `").expect("two services");
+                let b = b.split_once('`').expect("closing quote").0;
+                (a.trim_start_matches('`').to_string(), b.to_string())
+            })
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_earliest_clashing_port_is_named() {
+        let found = port_conflicts(&[
+            r#"["8000-9000:8000-9000"]"#,
+            r#"["127.0.0.1:8080:80"]"#,
+            r#"["8080:80", "8080:80/udp"]"#,
+            r#"["10.0.0.1:7000:70", "10.0.0.2:7000:70"]"#,
+            r#"["10.0.0.1:7000:70", "9000:90/udp"]"#,
+        ]);
+        assert_eq!(found, pairs(&[("s1", "s0"), ("s2", "s0"), ("s4", "s3")]));
+    }
+
+    #[test]
+    fn narrow_and_wide_ranges_find_each_other() {
+        let found = port_conflicts(&[
+            r#"["3000-3003:3000-3003"]"#,
+            r#"["2000-2999:2000-2999"]"#,
+            r#"["2999:1"]"#,
+            r#"["2500-3000:2500-3000"]"#,
+            r#"["3003-3004:1-2"]"#,
+            r#"["3005:1", "4000-4100:4000-4100"]"#,
+        ]);
+        assert_eq!(found, pairs(&[("s2", "s1"), ("s3", "s0"), ("s4", "s0")]));
     }
 }

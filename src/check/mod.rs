@@ -55,6 +55,15 @@ pub fn check_environment(base: &Loaded, env: &str) -> Report {
 
 /// Adds the whole-registry checks to what loading found.
 fn judge(loaded: Loaded, env: Option<&str>) -> Report {
+    let diagnostics = findings(&loaded, env);
+    Report {
+        loaded,
+        diagnostics,
+    }
+}
+
+/// What loading found plus the whole-registry checks, in file order.
+fn findings(loaded: &Loaded, env: Option<&str>) -> Vec<Diagnostic> {
     let mut diagnostics = loaded.diagnostics.clone();
     if let Some(reg) = &loaded.registry {
         let mut found = check_registry(reg, &loaded.references);
@@ -66,41 +75,43 @@ fn judge(loaded: Loaded, env: Option<&str>) -> Report {
         diagnostics.extend(found);
     }
     sort_and_dedup(&mut diagnostics);
-    Report {
-        loaded,
-        diagnostics,
-    }
+    diagnostics
 }
 
 /// Loads and checks the registry in `source`: the base and every environment merged (or,
 /// with `env`, only that environment). A problem seen in several is reported once.
 pub fn check_source(source: Arc<SourceFile>, env: Option<&str>) -> Report {
-    let mut report = check_one(source.clone(), env);
-    if env.is_none() {
-        let environments: Vec<String> = report
-            .loaded
-            .registry
-            .iter()
-            .flat_map(|r| r.environments.keys().cloned())
-            .collect();
-        // Environments are independent: judge them side by side.
-        let base = &report.loaded;
-        let found: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = environments
-                .iter()
-                .map(|name| scope.spawn(move || check_environment(base, name).diagnostics))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("checking an environment does not panic"))
-                .collect()
-        });
-        for diagnostics in found {
-            report.diagnostics.extend(diagnostics);
-        }
-        sort_and_dedup(&mut report.diagnostics);
+    if env.is_some() {
+        return check_one(source, env);
     }
-    report
+    let loaded = registry::load(source, None);
+    let environments: Vec<String> = loaded
+        .registry
+        .iter()
+        .flat_map(|r| r.environments.keys().cloned())
+        .collect();
+    // The base and the environments are independent: judge them side by side.
+    let base = &loaded;
+    let mut diagnostics = std::thread::scope(|scope| {
+        let handles: Vec<_> = environments
+            .iter()
+            .map(|name| scope.spawn(move || check_environment(base, name).diagnostics))
+            .collect();
+        let mut diagnostics = findings(base, None);
+        for handle in handles {
+            diagnostics.extend(
+                handle
+                    .join()
+                    .expect("checking an environment does not panic"),
+            );
+        }
+        diagnostics
+    });
+    sort_and_dedup(&mut diagnostics);
+    Report {
+        loaded,
+        diagnostics,
+    }
 }
 
 /// A registry for unit tests elsewhere in the crate: loaded and checked, with no errors.

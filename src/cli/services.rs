@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -89,6 +90,7 @@ fn list(global: &Global, printer: &Printer, args: ListArgs) -> CmdResult {
     let services: Vec<&Service> = reg
         .services
         .values()
+        .map(Arc::as_ref)
         .filter(|s| {
             args.phase
                 .as_ref()
@@ -190,7 +192,7 @@ fn health_summary(s: &Service) -> String {
 }
 
 fn find_service<'r>(reg: &'r Registry, name: &str) -> Result<&'r Service, Failure> {
-    reg.services.get(name).ok_or_else(|| {
+    reg.services.get(name).map(Arc::as_ref).ok_or_else(|| {
         let mut f = Failure::could_not(format!("`{name}` is not a service"));
         if let Some(close) = did_you_mean(name, reg.services.keys().map(String::as_str)) {
             f = f.hint(format!("did you mean `{close}`?"));

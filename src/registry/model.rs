@@ -2,6 +2,7 @@
 //! at it. Everything muster derives (checks, graphs, generated files, runtime plans) reads
 //! these types; nothing downstream looks at YAML again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -54,7 +55,7 @@ pub struct Registry {
     pub engines: Engines,
     /// Environment names and where they are declared; their overlays are applied by `resolve`.
     pub environments: IndexMap<String, Span>,
-    pub services: IndexMap<String, Service>,
+    pub services: IndexMap<String, Arc<Service>>,
     /// `x-` keys at the top level, kept for engines that understand them.
     pub extensions: IndexMap<String, Verbatim>,
     /// The environment merged into this registry, if any.
@@ -107,7 +108,10 @@ impl Registry {
 
     /// Services that take part in `all` and in generated files.
     pub fn enabled_services(&self) -> impl Iterator<Item = &Service> {
-        self.services.values().filter(|s| s.enabled)
+        self.services
+            .values()
+            .map(Arc::as_ref)
+            .filter(|s| s.enabled)
     }
 
     pub fn phase_order(&self, phase: &str) -> Option<i64> {

@@ -5,6 +5,8 @@
 //! base or the overlay). Rules (REGISTRY.md): maps merge key by key, lists replace, `null`
 //! removes.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::yaml::{Node, Value};
 use crate::source::Span;
@@ -110,22 +112,32 @@ pub fn split(root: &Node, overlay: &Node) -> Option<Split> {
         None => &[],
         Some((_, changed)) => changed.as_map()?,
     };
+    // Each base service by name; None for a name written twice.
+    let mut by_name: HashMap<&str, Option<&(Node, Node)>> =
+        HashMap::with_capacity(base_services.len());
+    for entry in base_services {
+        if let Some(name) = entry.0.as_str() {
+            by_name
+                .entry(name)
+                .and_modify(|seen| *seen = None)
+                .or_insert(Some(entry));
+        }
+    }
     let mut changes: Vec<ServiceChange> = Vec::with_capacity(changed.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(changed.len());
     for (key, value) in changed {
         let name = key.as_str()?;
         if name.starts_with("x-") {
             continue;
         }
-        if changes.iter().any(|c| c.name == name) {
+        if !seen.insert(name) {
             return None;
         }
-        let mut in_base = base_services
-            .iter()
-            .filter(|(k, _)| k.as_str() == Some(name));
-        let base = in_base.next();
-        if in_base.next().is_some() {
-            return None;
-        }
+        let base = match by_name.get(name) {
+            None => None,
+            Some(None) => return None,
+            Some(Some(entry)) => Some(*entry),
+        };
         let merged = match (base, value.is_null()) {
             (None, true) => continue,
             (Some(_), true) => None,
@@ -156,12 +168,18 @@ pub fn prepare(root: &Node, name: &str) -> Option<(Node, Vec<Diagnostic>)> {
     if let (Some(services), Some(base_services)) = (overlay.get("services"), root.get("services"))
         && let Some(entries) = services.as_map()
     {
+        let base_names: HashSet<&str> = base_services
+            .as_map()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, _)| k.as_str())
+            .collect();
         for (key, value) in entries {
             let Some(service) = key.as_str() else {
                 continue;
             };
             let defines = value.get("image").is_some() || value.get("build").is_some();
-            if base_services.get(service).is_none() && !defines && !value.is_null() {
+            if !base_names.contains(service) && !defines && !value.is_null() {
                 let known = base_services
                     .as_map()
                     .map(|m| m.iter().filter_map(|(k, _)| k.as_str()).collect::<Vec<_>>())

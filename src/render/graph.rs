@@ -393,6 +393,7 @@ fn dot_id(text: &str) -> String {
 mod tests {
 
     use super::*;
+    use std::sync::Arc;
 
     /// Seven enabled services in three phases: two critical, a job, an optional dependency,
     /// each kind of condition; plus a disabled service that must not appear.
@@ -673,10 +674,10 @@ services:
         let mut reg = registry(DEMO);
         let rename = |reg: &mut Registry, old: &str, new: &str| {
             let (index, _, mut service) = reg.services.shift_remove_full(old).expect("service");
-            service.name.value = new.to_string();
+            Arc::make_mut(&mut service).name.value = new.to_string();
             reg.services.shift_insert(index, new.to_string(), service);
             for s in reg.services.values_mut() {
-                for d in &mut s.depends_on {
+                for d in &mut Arc::make_mut(s).depends_on {
                     if d.service.value == old {
                         d.service.value = new.to_string();
                     }
@@ -691,7 +692,7 @@ services:
         phase.description = Some("<script>alert('x')</script> & more".into());
         for s in reg.services.values_mut() {
             if s.phase.as_ref().is_some_and(|p| p.value == "core") {
-                s.phase.as_mut().expect("phase").value = "co\"re".into();
+                Arc::make_mut(s).phase.as_mut().expect("phase").value = "co\"re".into();
             }
         }
         reg.phases.shift_insert(index, "co\"re".into(), phase);

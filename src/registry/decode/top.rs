@@ -1,5 +1,7 @@
 //! The top level of `muster.yaml` and everything declared there except services.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 
 use super::{Decoder, Fields, References, service};
@@ -243,7 +245,7 @@ fn services(d: &mut Decoder, f: &Fields, reg: &mut Registry) {
             }
             for (name, value) in entries {
                 if let Some(s) = service::decode_service(d, reg, name.clone(), value) {
-                    reg.services.insert(name.value, s);
+                    reg.services.insert(name.value, Arc::new(s));
                 }
             }
         }
@@ -302,9 +304,9 @@ pub fn decode_from_base(
             service::decode_service(&mut d, &reg, name, node)
         });
         match (decoded, reg.services.get_mut(&change.name)) {
-            (Some(s), Some(slot)) => *slot = s,
+            (Some(s), Some(slot)) => *slot = Arc::new(s),
             (Some(s), None) => {
-                reg.services.insert(change.name.clone(), s);
+                reg.services.insert(change.name.clone(), Arc::new(s));
             }
             (None, _) => {
                 reg.services.shift_remove(&change.name);

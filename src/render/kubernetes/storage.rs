@@ -241,6 +241,7 @@ mod tests {
     use super::*;
     use crate::registry::model::{Mount, Spanned};
     use crate::registry::values::Template;
+    use std::sync::Arc;
 
     fn mount(source: MountSource, target: &str) -> Mount {
         Mount {
@@ -292,7 +293,7 @@ mod tests {
             shm_size: Some(64 << 20),
             ..Service::default()
         };
-        reg.services.insert("db".into(), s.clone());
+        reg.services.insert("db".into(), Arc::new(s.clone()));
         let st = pod_storage(&reg, &s);
         assert_eq!(st.claim_templates.len(), 1);
         let spec = st.claim_templates[0].spec.as_ref().unwrap();
@@ -320,7 +321,7 @@ mod tests {
             volumes: vec![mount(named("data"), "/data")],
             ..Service::default()
         };
-        reg.services.insert("migrate".into(), job.clone());
+        reg.services.insert("migrate".into(), Arc::new(job.clone()));
         assert!(pod_storage(&reg, &job).claim_templates.is_empty());
         assert_eq!(standalone_claims(&reg, &BTreeMap::new()).len(), 2);
     }

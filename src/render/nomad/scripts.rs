@@ -10,6 +10,8 @@
 //! with [`quote`]. They read the state from `nomad job allocs -t` and `nomad job deployments
 //! -t` (Go templates, so no `jq` is needed).
 
+use std::sync::Arc;
+
 use crate::graph::{Closure, DepGraph, Reason};
 use crate::registry::model::Service;
 
@@ -190,7 +192,7 @@ fn phases<'r>(ctx: &Context<'r>) -> Vec<(String, u64, Vec<&'r Service>)> {
             let services = p
                 .services
                 .iter()
-                .filter_map(|name| ctx.reg.services.get(name))
+                .filter_map(|name| ctx.reg.services.get(name).map(Arc::as_ref))
                 .collect();
             (p.name, p.timeout.as_secs().max(1), services)
         })
