@@ -83,6 +83,14 @@ impl<'s> Decoder<'s> {
         }
     }
 
+    /// Takes over what `other` found, after what this decoder found.
+    pub fn absorb(&mut self, other: &mut Decoder) {
+        self.diags.append(&mut other.diags);
+        self.refs.variables.append(&mut other.refs.variables);
+        self.refs.secrets.append(&mut other.refs.secrets);
+        self.refs.hosts.append(&mut other.refs.hosts);
+    }
+
     pub fn report(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }

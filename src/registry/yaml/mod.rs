@@ -6,6 +6,8 @@
 //! `version: 16.10` can be reported as written, not as `16.1`). Anchors, aliases and `<<` merge
 //! keys are resolved here, so later stages see plain trees.
 
+mod pieces;
+
 use std::collections::HashMap;
 use std::fmt;
 
@@ -118,9 +120,13 @@ impl fmt::Display for SyntaxError {
     }
 }
 
-/// Parses the first document of `file`. An empty file gives a null node.
+/// Parses the first document of `file`. An empty file gives a null node. A large file is
+/// parsed in pieces side by side when its shape allows (see [`pieces`]).
 pub fn parse(file: &SourceFile) -> Result<Node, SyntaxError> {
-    parse_text(file, &file.text)
+    match pieces::parse(file) {
+        Some(node) => Ok(node),
+        None => parse_text(file, &file.text),
+    }
 }
 
 /// Parses `file` and, when it has syntax errors, keeps looking for more: the line of each error
@@ -161,7 +167,18 @@ pub fn parse_all_errors(file: &SourceFile, limit: usize) -> Result<Node, Vec<Syn
     Err(errors)
 }
 
+/// Parses `text`, which is `file`'s text or a stand-in of the same length.
 fn parse_text(file: &SourceFile, text: &str) -> Result<Node, SyntaxError> {
+    parse_piece(file, text, 0).map(|(node, _)| node)
+}
+
+/// Parses `text`, the part of `file` that starts on the line after `first_line` lines;
+/// spans are offsets in the whole file. Also returns how many nodes aliases expanded to.
+fn parse_piece(
+    file: &SourceFile,
+    text: &str,
+    first_line: usize,
+) -> Result<(Node, usize), SyntaxError> {
     let mut builder = TreeBuilder {
         file,
         anchors: HashMap::new(),
@@ -170,13 +187,14 @@ fn parse_text(file: &SourceFile, text: &str) -> Result<Node, SyntaxError> {
         root: None,
     };
     let mut parser = Parser::new_from_str(text);
+    let to_byte = |line: usize, col: usize| file.char_marker_to_byte(first_line + line, col);
     loop {
         match parser.next_event() {
             None => break,
             Some(Err(e)) => return Err(scan_error(file, &e)),
             Some(Ok((event, span))) => {
-                let start = file.char_marker_to_byte(span.start.line(), span.start.col());
-                let end = file.char_marker_to_byte(span.end.line(), span.end.col());
+                let start = to_byte(span.start.line(), span.start.col());
+                let end = to_byte(span.end.line(), span.end.col());
                 let done = builder.event(event, Span::new(start, end.max(start)))?;
                 if done {
                     break;
@@ -184,9 +202,10 @@ fn parse_text(file: &SourceFile, text: &str) -> Result<Node, SyntaxError> {
             }
         }
     }
-    Ok(builder
+    let root = builder
         .root
-        .unwrap_or_else(|| Node::new(Value::Null, Span::new(0, 0))))
+        .unwrap_or_else(|| Node::new(Value::Null, Span::new(0, 0)));
+    Ok((root, builder.expanded))
 }
 
 fn scan_error(file: &SourceFile, e: &ScanError) -> SyntaxError {
