@@ -252,6 +252,9 @@ fn services(d: &mut Decoder, f: &Fields, reg: &mut Registry) {
     }
 }
 
+/// Services by name, in order; None for one that could not be decoded.
+type Decoded = Vec<(String, Option<Service>)>;
+
 /// Below this many services, threads would cost more than they save.
 const SERVICES_PER_THREAD: usize = 256;
 
@@ -259,12 +262,8 @@ const SERVICES_PER_THREAD: usize = 256;
 /// the registry's settings), so a large registry decodes them in runs side by side, each
 /// with a decoder of its own, and joins the runs' findings in order: the result is the same
 /// as decoding one after the other.
-fn decode_services(
-    d: &mut Decoder,
-    reg: &Registry,
-    entries: Vec<(Name, &Node)>,
-) -> Vec<(String, Option<Service>)> {
-    let decode_run = |d: &mut Decoder, run: &[(Name, &Node)]| -> Vec<(String, Option<Service>)> {
+fn decode_services(d: &mut Decoder, reg: &Registry, entries: Vec<(Name, &Node)>) -> Decoded {
+    let decode_run = |d: &mut Decoder, run: &[(Name, &Node)]| -> Decoded {
         run.iter()
             .map(|(name, node)| {
                 let service = service::decode_service(d, reg, name.clone(), node);
@@ -280,7 +279,7 @@ fn decode_services(
     }
     let src = d.src;
     let runs: Vec<&[(Name, &Node)]> = entries.chunks(entries.len().div_ceil(threads)).collect();
-    let decoded: Vec<(Vec<(String, Option<Service>)>, Decoder)> = std::thread::scope(|scope| {
+    let decoded: Vec<(Decoded, Decoder)> = std::thread::scope(|scope| {
         let handles: Vec<_> = runs[1..]
             .iter()
             .map(|run| {
