@@ -74,6 +74,45 @@ impl Writer {
         }
     }
 
+    /// `key:` followed by a mapping of `entries` whose values are mappings given as their
+    /// own entries, so a value can be written with a few fields replaced without being
+    /// copied whole. Writes what [`Writer::section`] writes for the assembled mappings.
+    pub fn section_of_mappings<'a, F>(
+        &mut self,
+        key: &str,
+        entries: impl IntoIterator<Item = (&'a Value, F)>,
+    ) where
+        F: IntoIterator<Item = (&'a Value, &'a Value)>,
+    {
+        write_string(&mut self.out, key);
+        self.out.push(':');
+        let mut any = false;
+        for (k, fields) in entries {
+            if !any {
+                self.out.push('\n');
+                any = true;
+            }
+            pad(&mut self.out, INDENT);
+            write_inline(&mut self.out, k);
+            self.out.push(':');
+            let mut fields = fields.into_iter().peekable();
+            if fields.peek().is_none() {
+                self.out.push_str(" {}\n");
+                continue;
+            }
+            self.out.push('\n');
+            for (field, value) in fields {
+                pad(&mut self.out, 2 * INDENT);
+                write_inline(&mut self.out, field);
+                self.out.push(':');
+                write_after_indicator(&mut self.out, value, 2 * INDENT);
+            }
+        }
+        if !any {
+            self.out.push_str(" {}\n");
+        }
+    }
+
     /// The text; `{}` for a document without entries.
     pub fn finish(mut self) -> String {
         if self.out.is_empty() {

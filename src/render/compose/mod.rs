@@ -53,6 +53,8 @@ mod profiles;
 pub(crate) mod resources;
 pub(crate) mod service;
 
+use std::borrow::Cow;
+
 use indexmap::IndexSet;
 use serde_norway::{Mapping, Value};
 
@@ -252,12 +254,17 @@ impl Project {
     /// what Compose v1 refuses (copied only where that changes something).
     fn flat(&self, path: &str) -> GeneratedFile {
         let mut w = yaml::Writer::new();
-        let services: Vec<(&Value, std::borrow::Cow<Value>)> = self
+        let services: Vec<(&Value, Vec<(&Value, Cow<Value>)>)> = self
             .services()
             .iter()
             .map(|(k, v)| (k, for_compose_v1(v)))
             .collect();
-        w.section("services", services.iter().map(|(k, v)| (*k, v.as_ref())));
+        w.section_of_mappings(
+            "services",
+            services
+                .iter()
+                .map(|(k, fields)| (*k, fields.iter().map(|(f, v)| (*f, v.as_ref())))),
+        );
         for (key, value) in self.doc.iter().skip(1) {
             w.entry(key.as_str().unwrap_or_default(), value);
         }
@@ -265,40 +272,40 @@ impl Project {
     }
 }
 
-/// Leaves out what Compose v1 (1.29) refuses: optional dependencies (`required: false`) and
-/// the `name` and `app_protocol` of long-syntax ports, which only label a port.
-fn for_compose_v1(service: &Value) -> std::borrow::Cow<'_, Value> {
-    use std::borrow::Cow;
-    let optional = |d: &Value| d.get("required") == Some(&Value::Bool(false));
-    let has_optional = service
-        .get("depends_on")
-        .and_then(Value::as_mapping)
-        .is_some_and(|deps| deps.values().any(optional));
-    let labelled_port = |p: &Value| p.get("name").is_some() || p.get("app_protocol").is_some();
-    let has_labels = service
-        .get("ports")
-        .and_then(Value::as_sequence)
-        .is_some_and(|ports| ports.iter().any(labelled_port));
-    if !has_optional && !has_labels {
-        return Cow::Borrowed(service);
-    }
-    let mut service = service.clone();
-    let Value::Mapping(m) = &mut service else {
-        return Cow::Owned(service);
+/// The fields of a service without what Compose v1 (1.29) refuses: optional dependencies
+/// (`required: false`) and the `name` and `app_protocol` of long-syntax ports, which only
+/// label a port. Only the fields that change are copied.
+fn for_compose_v1(service: &Value) -> Vec<(&Value, Cow<'_, Value>)> {
+    let Value::Mapping(fields) = service else {
+        unreachable!("a service is a mapping")
     };
-    if let Some(Value::Mapping(deps)) = m.get_mut("depends_on") {
-        deps.retain(|_, d| !optional(d));
-        if deps.is_empty() {
-            m.shift_remove("depends_on");
-        }
-    }
-    if let Some(Value::Sequence(ports)) = m.get_mut("ports") {
-        for port in ports.iter_mut().filter_map(Value::as_mapping_mut) {
-            port.shift_remove("name");
-            port.shift_remove("app_protocol");
-        }
-    }
-    Cow::Owned(service)
+    let optional = |d: &Value| d.get("required") == Some(&Value::Bool(false));
+    let labelled_port = |p: &Value| p.get("name").is_some() || p.get("app_protocol").is_some();
+    fields
+        .iter()
+        .filter_map(|(key, value)| {
+            let value = match (key.as_str(), value) {
+                (Some("depends_on"), Value::Mapping(deps)) if deps.values().any(optional) => {
+                    let mut deps = deps.clone();
+                    deps.retain(|_, d| !optional(d));
+                    if deps.is_empty() {
+                        return None;
+                    }
+                    Cow::Owned(Value::Mapping(deps))
+                }
+                (Some("ports"), Value::Sequence(ports)) if ports.iter().any(labelled_port) => {
+                    let mut ports = ports.clone();
+                    for port in ports.iter_mut().filter_map(Value::as_mapping_mut) {
+                        port.shift_remove("name");
+                        port.shift_remove("app_protocol");
+                    }
+                    Cow::Owned(Value::Sequence(ports))
+                }
+                _ => Cow::Borrowed(value),
+            };
+            Some((key, value))
+        })
+        .collect()
 }
 
 #[cfg(test)]
