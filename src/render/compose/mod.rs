@@ -254,7 +254,7 @@ impl Project {
     /// what Compose v1 refuses (copied only where that changes something).
     fn flat(&self, path: &str) -> GeneratedFile {
         let mut w = yaml::Writer::new();
-        let services: Vec<(&Value, Vec<(&Value, Cow<Value>)>)> = self
+        let services: Vec<(&Value, Fields)> = self
             .services()
             .iter()
             .map(|(k, v)| (k, for_compose_v1(v)))
@@ -272,10 +272,13 @@ impl Project {
     }
 }
 
+/// A service's fields, each borrowed or, where it had to change, copied.
+type Fields<'a> = Vec<(&'a Value, Cow<'a, Value>)>;
+
 /// The fields of a service without what Compose v1 (1.29) refuses: optional dependencies
 /// (`required: false`) and the `name` and `app_protocol` of long-syntax ports, which only
 /// label a port. Only the fields that change are copied.
-fn for_compose_v1(service: &Value) -> Vec<(&Value, Cow<'_, Value>)> {
+fn for_compose_v1(service: &Value) -> Fields<'_> {
     let Value::Mapping(fields) = service else {
         unreachable!("a service is a mapping")
     };
