@@ -269,6 +269,12 @@ mod tests {
 version: 1
 name: t
 defaults: { restart: always }
+variables: { A_VAR: { default: "1" }, bad-name: {} }
+secrets: { s1: { kind: hex }, broken: { kind: nope } }
+volumes: { v1: { path: "${A_VAR}/v1" } }
+groups: { g1: { services: [a, nosuch] } }
+proxy: a
+bogus: 0
 services:
   a: { image: "a:1", env: { URL: "http://${host:b}:${PORT}" } }
   b: { image: "b:1", env: { K: "${A_VAR}" } }
@@ -299,6 +305,20 @@ environments:
     proxy: nope
     services:
       a: { image: "a:3" }
+  sections:
+    secrets: { s2: { kind: hex }, worse: { kind: never } }
+    volumes: null
+    groups: { g2: { services: [b] } }
+    output: elsewhere
+    targets: [compose, nope]
+    bogus: 1
+    unheard: 2
+  removals:
+    variables: null
+    proxy: null
+    secrets: null
+  extension:
+    x-note: { free: form }
   empty: {}
   nothing:
 "#;
@@ -308,8 +328,11 @@ environments:
             ("fixes", true),
             ("settings", false),
             ("top", true),
+            ("sections", true),
+            ("removals", true),
+            ("extension", false),
             ("empty", true),
-            ("nothing", false),
+            ("nothing", true),
         ] {
             let (overlay, _) = overlay::prepare(&root, env).unwrap();
             assert_eq!(overlay::split(&root, &overlay).is_some(), reuses, "{env}");

@@ -61,53 +61,65 @@ pub struct ServiceChange {
     pub merged: Option<Node>,
 }
 
-/// An environment split for decoding from its base: the merged top level without
-/// `services`, and the services it changes.
+/// An environment split for decoding from its base: the top-level settings and the services
+/// it changes.
 #[derive(Debug)]
 pub struct Split {
-    /// The document's top level, `services` left out, with the overlay merged in.
+    /// The top-level settings the overlay changes (`services` aside), each merged over the
+    /// base's value under the base's key where the base has one; removed ones left out.
     pub settings: Node,
+    /// The names of the settings the overlay changes, removed ones included.
+    pub touched: Vec<String>,
+    /// The base's entries of those settings, from the key's start to the value's end.
+    pub touched_entries: Vec<Span>,
     /// The base's `services` mapping.
     pub services: Span,
     pub changes: Vec<ServiceChange>,
 }
 
-/// `overlay` (as [`prepare`] returns it) split so that the services it leaves alone need not
-/// be decoded again: they decode exactly as in the base as long as `defaults` (the only
-/// setting a service's decoding reads) is unchanged. None when the overlay changes
-/// `defaults`, or when the document or the overlay has a name twice (the general merge
-/// handles those).
+/// `overlay` (as [`prepare`] returns it) split so that what it leaves alone need not be
+/// decoded again: the settings it does not change decode as in the base, and so do the
+/// services it does not change as long as `defaults` (the only setting a service's decoding
+/// reads) is unchanged. None when the overlay changes `defaults` or a top-level `x-` key, or
+/// when the document or the overlay has a top-level key or a service name twice (the
+/// general merge handles those).
 pub fn split(root: &Node, overlay: &Node) -> Option<Split> {
     let top = root.as_map()?;
     let overlay_entries = overlay.as_map()?;
-    if overlay_entries
-        .iter()
-        .any(|(k, _)| k.as_str() == Some("defaults"))
-    {
-        return None;
+    let mut base_keys: HashMap<&str, &(Node, Node)> = HashMap::with_capacity(top.len());
+    for entry in top {
+        if base_keys.insert(entry.0.as_str()?, entry).is_some() {
+            return None;
+        }
     }
     let is_services = |k: &Node| k.as_str() == Some("services");
-    let mut base_services = top.iter().filter(|(k, _)| is_services(k));
-    let (_, services) = base_services.next()?;
-    if base_services.next().is_some() {
-        return None;
-    }
+    let (_, services) = base_keys.get("services")?;
     let base_services = services.as_map()?;
-    let without_services = |entries: &[(Node, Node)], like: &Node| Node {
-        value: Value::Map(
-            entries
-                .iter()
-                .filter(|(k, _)| !is_services(k))
-                .cloned()
-                .collect(),
-        ),
-        span: like.span,
-        tag: like.tag.clone(),
-    };
-    let settings = merge(
-        &without_services(top, root),
-        &without_services(overlay_entries, overlay),
-    );
+    let mut settings = Vec::new();
+    let mut touched: Vec<String> = Vec::new();
+    let mut touched_entries = Vec::new();
+    for (key, value) in overlay_entries.iter().filter(|(k, _)| !is_services(k)) {
+        let name = key.as_str()?;
+        if name == "defaults" || name.starts_with("x-") || touched.iter().any(|t| t == name) {
+            return None;
+        }
+        touched.push(name.to_string());
+        let base = base_keys.get(name);
+        if let Some((base_key, base_value)) = base {
+            touched_entries.push(Span::new(
+                base_key.span.start,
+                base_value.span.end.max(base_key.span.end),
+            ));
+        }
+        match (base, value.is_null()) {
+            (_, true) => {}
+            (Some((base_key, base_value)), false) => {
+                settings.push((base_key.clone(), merge(base_value, value)));
+            }
+            (None, false) => settings.push((key.clone(), value.clone())),
+        }
+    }
+    let settings = Node::new(Value::Map(settings), overlay.span);
     let changed: &[(Node, Node)] = match overlay_entries.iter().find(|(k, _)| is_services(k)) {
         None => &[],
         Some((_, changed)) => changed.as_map()?,
@@ -153,6 +165,8 @@ pub fn split(root: &Node, overlay: &Node) -> Option<Split> {
     }
     Some(Split {
         settings,
+        touched,
+        touched_entries,
         services: services.span,
         changes,
     })
@@ -200,7 +214,11 @@ pub fn prepare(root: &Node, name: &str) -> Option<(Node, Vec<Diagnostic>)> {
             }
         }
     }
-    let mut overlay = overlay.clone();
+    // An environment written without a body (`staging:`) changes nothing.
+    let mut overlay = match overlay.value {
+        Value::Null => Node::new(Value::Map(Vec::new()), overlay.span),
+        _ => overlay.clone(),
+    };
     if let Value::Map(entries) = &mut overlay.value {
         // An overlay cannot change which registry this is, nor nest environments.
         entries.retain(|(k, _)| !matches!(k.as_str(), Some("version" | "name" | "environments")));
@@ -265,5 +283,14 @@ mod tests {
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].code, Code::OverlayUnknownService);
         assert!(merged.get("services").unwrap().get("mail").is_some());
+    }
+
+    #[test]
+    fn an_environment_without_a_body_changes_nothing() {
+        let root =
+            doc("version: 1\nname: t\nservices:\n  a: {image: a:1}\nenvironments:\n  staging:\n");
+        let (merged, diagnostics) = apply(&root, "staging").unwrap();
+        assert!(diagnostics.is_empty());
+        assert_eq!(merged, root);
     }
 }

@@ -11,6 +11,9 @@ use crate::registry::overlay::Split;
 use crate::registry::yaml::{Node, Value};
 use crate::source::{SourceFile, Span};
 
+/// Where generated files go when the registry does not say.
+const DEFAULT_OUTPUT: &str = "deploy";
+
 /// The top-level keys of `muster.yaml`, in the order REGISTRY.md presents them.
 pub const TOP: &[&str] = &[
     "version",
@@ -114,7 +117,7 @@ pub(super) fn known_keys() -> Vec<(&'static str, &'static [&'static str])> {
 pub fn decode_registry(root: &Node, src: &SourceFile) -> (Registry, References, Vec<Diagnostic>) {
     let mut d = Decoder::new(src);
     let mut reg = Registry {
-        output: "deploy".into(),
+        output: DEFAULT_OUTPUT.into(),
         ..Registry::default()
     };
     let Some(f) = d.fields(root, "the registry", TOP) else {
@@ -128,100 +131,133 @@ pub fn decode_registry(root: &Node, src: &SourceFile) -> (Registry, References, 
 /// Everything at the top level but `services`.
 fn settings(d: &mut Decoder, f: &Fields, reg: &mut Registry) {
     reg.extensions = f.extensions();
+    for key in TOP {
+        setting(d, f, key, reg);
+    }
+}
 
-    match f.get("version") {
-        None => missing(d, f, "version", "add `version: 1` at the top"),
-        Some(node) => match node.value {
-            Value::Int(1) => reg.version = 1,
-            Value::Int(v) => d.report(
-                Diagnostic::new(
-                    Code::UnsupportedVersion,
-                    format!("registry version {v} is not supported"),
-                )
-                .at(node.span, "unsupported version")
-                .help("this muster reads `version: 1`"),
-            ),
-            _ => d.wrong_type(node, "`version`", "the integer 1"),
+/// Reads the top-level setting `key` from `f` into `reg`, replacing what `reg` held: an
+/// absent optional setting gets its default. `services` and `x-` keys are read elsewhere.
+fn setting(d: &mut Decoder, f: &Fields, key: &str, reg: &mut Registry) {
+    let node = f.get(key);
+    match key {
+        "version" => match node {
+            None => missing(d, f, "version", "add `version: 1` at the top"),
+            Some(node) => match node.value {
+                Value::Int(1) => reg.version = 1,
+                Value::Int(v) => d.report(
+                    Diagnostic::new(
+                        Code::UnsupportedVersion,
+                        format!("registry version {v} is not supported"),
+                    )
+                    .at(node.span, "unsupported version")
+                    .help("this muster reads `version: 1`"),
+                ),
+                _ => d.wrong_type(node, "`version`", "the integer 1"),
+            },
         },
-    }
-    match f.get("name") {
-        None => missing(
-            d,
-            f,
-            "name",
-            "add `name: <stack-name>`; it names the Compose project, the Kubernetes namespace and the Nomad job prefix",
-        ),
-        Some(node) => {
-            if let Some(name) = d.name(node, "`name`") {
-                d.check_name(&name);
-                reg.name = name;
+        "name" => match node {
+            None => missing(
+                d,
+                f,
+                "name",
+                "add `name: <stack-name>`; it names the Compose project, the Kubernetes namespace and the Nomad job prefix",
+            ),
+            Some(node) => {
+                if let Some(name) = d.name(node, "`name`") {
+                    d.check_name(&name);
+                    reg.name = name;
+                }
+            }
+        },
+        "description" => reg.description = node.and_then(|n| d.string(n, "`description`")),
+        "domain" => reg.domain = node.and_then(|n| d.template(n, "`domain`")),
+        "output" => {
+            reg.output = node
+                .and_then(|n| d.string(n, "`output`"))
+                .unwrap_or_else(|| DEFAULT_OUTPUT.into());
+        }
+        "targets" => {
+            reg.targets = Vec::new();
+            if let Some(node) = node {
+                let names: Vec<(&str, Target)> =
+                    Target::ALL.iter().map(|t| (t.as_str(), *t)).collect();
+                for item in d.list(node, "`targets`") {
+                    if let Some(t) = d.choice(item, "a target", &names) {
+                        reg.targets.push(Spanned::new(t, item.span));
+                    }
+                }
             }
         }
-    }
-    reg.description = f
-        .get("description")
-        .and_then(|n| d.string(n, "`description`"));
-    reg.domain = f.get("domain").and_then(|n| d.template(n, "`domain`"));
-    if let Some(out) = f.get("output").and_then(|n| d.string(n, "`output`")) {
-        reg.output = out;
-    }
-    if let Some(node) = f.get("targets") {
-        let names: Vec<(&str, Target)> = Target::ALL.iter().map(|t| (t.as_str(), *t)).collect();
-        for item in d.list(node, "`targets`") {
-            if let Some(t) = d.choice(item, "a target", &names) {
-                reg.targets.push(Spanned::new(t, item.span));
+        "proxy" => reg.proxy = node.and_then(|n| d.name(n, "`proxy`")),
+        "defaults" => reg.defaults = node.map(|n| defaults(d, n)).unwrap_or_default(),
+        "variables" => reg.variables = node.map(|n| variables(d, n)).unwrap_or_default(),
+        "secrets" => {
+            reg.secrets = IndexMap::new();
+            for (name, value) in node
+                .map(|n| d.named_entries(n, "`secrets`"))
+                .unwrap_or_default()
+            {
+                if let Some(s) = secret(d, name.clone(), value) {
+                    reg.secrets.insert(name.value, s);
+                }
             }
         }
-    }
-    reg.proxy = f.get("proxy").and_then(|n| d.name(n, "`proxy`"));
-    if let Some(node) = f.get("defaults") {
-        reg.defaults = defaults(d, node);
-    }
-    if let Some(node) = f.get("variables") {
-        reg.variables = variables(d, node);
-    }
-    if let Some(node) = f.get("secrets") {
-        for (name, value) in d.named_entries(node, "`secrets`") {
-            if let Some(s) = secret(d, name.clone(), value) {
-                reg.secrets.insert(name.value, s);
+        "phases" => {
+            reg.phases = IndexMap::new();
+            let entries = node
+                .map(|n| d.named_entries(n, "`phases`"))
+                .unwrap_or_default();
+            for (position, (name, value)) in entries.into_iter().enumerate() {
+                let p = phase(d, name.clone(), value, position as i64 + 1);
+                reg.phases.insert(name.value, p);
             }
         }
-    }
-    if let Some(node) = f.get("phases") {
-        for (position, (name, value)) in d.named_entries(node, "`phases`").into_iter().enumerate() {
-            let p = phase(d, name.clone(), value, position as i64 + 1);
-            reg.phases.insert(name.value, p);
-        }
-    }
-    if let Some(node) = f.get("groups") {
-        for (name, value) in d.named_entries(node, "`groups`") {
-            let g = group(d, name.clone(), value);
-            reg.groups.insert(name.value, g);
-        }
-    }
-    if let Some(node) = f.get("networks") {
-        for (name, value) in d.named_entries(node, "`networks`") {
-            let n = network(d, name.clone(), value);
-            reg.networks.insert(name.value, n);
-        }
-    }
-    if let Some(node) = f.get("volumes") {
-        for (name, value) in d.named_entries(node, "`volumes`") {
-            let v = volume(d, name.clone(), value);
-            reg.volumes.insert(name.value, v);
-        }
-    }
-    if let Some(node) = f.get("engines") {
-        reg.engines = engines(d, node);
-    }
-    if let Some(node) = f.get("environments") {
-        for (name, value) in d.named_entries(node, "`environments`") {
-            // The overlay's content is checked when it is merged (see `registry::overlay`).
-            if !matches!(value.value, Value::Map(_) | Value::Null) {
-                d.wrong_type(value, &format!("environment `{}`", name.value), "a mapping");
+        "groups" => {
+            reg.groups = IndexMap::new();
+            for (name, value) in node
+                .map(|n| d.named_entries(n, "`groups`"))
+                .unwrap_or_default()
+            {
+                let g = group(d, name.clone(), value);
+                reg.groups.insert(name.value, g);
             }
-            reg.environments.insert(name.value, name.span);
         }
+        "networks" => {
+            reg.networks = IndexMap::new();
+            for (name, value) in node
+                .map(|n| d.named_entries(n, "`networks`"))
+                .unwrap_or_default()
+            {
+                let n = network(d, name.clone(), value);
+                reg.networks.insert(name.value, n);
+            }
+        }
+        "volumes" => {
+            reg.volumes = IndexMap::new();
+            for (name, value) in node
+                .map(|n| d.named_entries(n, "`volumes`"))
+                .unwrap_or_default()
+            {
+                let v = volume(d, name.clone(), value);
+                reg.volumes.insert(name.value, v);
+            }
+        }
+        "engines" => reg.engines = node.map(|n| engines(d, n)).unwrap_or_default(),
+        "environments" => {
+            reg.environments = IndexMap::new();
+            let entries = node
+                .map(|n| d.named_entries(n, "`environments`"))
+                .unwrap_or_default();
+            for (name, value) in entries {
+                // The overlay's content is checked when it is merged (see `registry::overlay`).
+                if !matches!(value.value, Value::Map(_) | Value::Null) {
+                    d.wrong_type(value, &format!("environment `{}`", name.value), "a mapping");
+                }
+                reg.environments.insert(name.value, name.span);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -308,34 +344,37 @@ fn decode_services(d: &mut Decoder, reg: &Registry, entries: Vec<(Name, &Node)>)
     services
 }
 
-/// An environment decoded from its base: the top level decoded from the merged settings,
-/// and the base's services, references and diagnostics with what belonged to the changed
-/// services replaced by their merged definitions decoded anew. Gives what
-/// [`decode_registry`] gives for the merged document (see `overlay::split` for when that
-/// holds) without decoding the services the environment leaves alone.
+/// An environment decoded from its base: the base's registry, references and diagnostics,
+/// with what belonged to the settings and services the environment changes replaced by their
+/// merged definitions decoded anew. Gives what [`decode_registry`] gives for the merged
+/// document (see `overlay::split` for when that holds) without decoding what the
+/// environment leaves alone.
 pub fn decode_from_base(
     base: (&Registry, &References, &[Diagnostic]),
     split: &Split,
     src: &SourceFile,
 ) -> (Registry, References, Vec<Diagnostic>) {
     let (base, base_refs, base_diags) = base;
-    let replaced: Vec<Span> = split.changes.iter().filter_map(|c| c.base).collect();
-    let services = split.services;
-    // What the base found inside `services`, but not in a service the environment changes.
+    // The base's text the environment changes: entries of the top level and of `services`,
+    // so they never overlap.
+    let mut replaced: Vec<Span> = split
+        .changes
+        .iter()
+        .filter_map(|c| c.base)
+        .chain(split.touched_entries.iter().copied())
+        .collect();
+    replaced.sort_by_key(|r| r.start);
+    // What the base found outside what the environment changes.
     let kept = |span: Span| {
-        services.start <= span.start
-            && span.end <= services.end
-            && !replaced
-                .iter()
-                .any(|r| r.start <= span.start && span.end <= r.end)
+        let before = replaced.partition_point(|r| r.start <= span.start);
+        before == 0 || replaced[before - 1].end < span.end
     };
     let mut d = Decoder::new(src);
-    let mut reg = Registry {
-        output: "deploy".into(),
-        ..Registry::default()
-    };
+    let mut reg = base.clone();
     if let Some(f) = d.fields(&split.settings, "the registry", TOP) {
-        settings(&mut d, &f, &mut reg);
+        for key in &split.touched {
+            setting(&mut d, &f, key, &mut reg);
+        }
     }
     for (into, from) in [
         (&mut d.refs.variables, &base_refs.variables),
@@ -347,10 +386,9 @@ pub fn decode_from_base(
     d.diags.extend(
         base_diags
             .iter()
-            .filter(|diag| diag.span.is_some_and(kept))
+            .filter(|diag| diag.span.is_none_or(kept))
             .cloned(),
     );
-    reg.services = base.services.clone();
     for change in &split.changes {
         let decoded = change.merged.as_ref().and_then(|node| {
             let name = Spanned::new(change.name.clone(), change.key);
