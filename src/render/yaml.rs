@@ -56,22 +56,9 @@ impl Writer {
         key: &str,
         entries: impl IntoIterator<Item = (&'a Value, &'a Value)>,
     ) {
-        write_string(&mut self.out, key);
-        self.out.push(':');
-        let mut any = false;
-        for (k, v) in entries {
-            if !any {
-                self.out.push('\n');
-                any = true;
-            }
-            pad(&mut self.out, INDENT);
-            write_inline(&mut self.out, k);
-            self.out.push(':');
-            write_after_indicator(&mut self.out, v, INDENT);
-        }
-        if !any {
-            self.out.push_str(" {}\n");
-        }
+        self.section_with(key, entries, |out, value| {
+            write_after_indicator(out, value, INDENT);
+        });
     }
 
     /// `key:` followed by a mapping of `entries` whose values are mappings given as their
@@ -84,10 +71,34 @@ impl Writer {
     ) where
         F: IntoIterator<Item = (&'a Value, &'a Value)>,
     {
+        self.section_with(key, entries, |out, fields| {
+            let mut fields = fields.into_iter().peekable();
+            if fields.peek().is_none() {
+                out.push_str(" {}\n");
+                return;
+            }
+            out.push('\n');
+            for (field, value) in fields {
+                pad(out, 2 * INDENT);
+                write_inline(out, field);
+                out.push(':');
+                write_after_indicator(out, value, 2 * INDENT);
+            }
+        });
+    }
+
+    /// `key:` followed by a mapping of `entries`, each value written by `write_value` just
+    /// after its `key:`.
+    fn section_with<'a, V>(
+        &mut self,
+        key: &str,
+        entries: impl IntoIterator<Item = (&'a Value, V)>,
+        mut write_value: impl FnMut(&mut String, V),
+    ) {
         write_string(&mut self.out, key);
         self.out.push(':');
         let mut any = false;
-        for (k, fields) in entries {
+        for (k, v) in entries {
             if !any {
                 self.out.push('\n');
                 any = true;
@@ -95,18 +106,7 @@ impl Writer {
             pad(&mut self.out, INDENT);
             write_inline(&mut self.out, k);
             self.out.push(':');
-            let mut fields = fields.into_iter().peekable();
-            if fields.peek().is_none() {
-                self.out.push_str(" {}\n");
-                continue;
-            }
-            self.out.push('\n');
-            for (field, value) in fields {
-                pad(&mut self.out, 2 * INDENT);
-                write_inline(&mut self.out, field);
-                self.out.push(':');
-                write_after_indicator(&mut self.out, value, 2 * INDENT);
-            }
+            write_value(&mut self.out, v);
         }
         if !any {
             self.out.push_str(" {}\n");

@@ -192,57 +192,19 @@ fn setting(d: &mut Decoder, f: &Fields, key: &str, reg: &mut Registry) {
         "proxy" => reg.proxy = node.and_then(|n| d.name(n, "`proxy`")),
         "defaults" => reg.defaults = node.map(|n| defaults(d, n)).unwrap_or_default(),
         "variables" => reg.variables = node.map(|n| variables(d, n)).unwrap_or_default(),
-        "secrets" => {
-            reg.secrets = IndexMap::new();
-            for (name, value) in node
-                .map(|n| d.named_entries(n, "`secrets`"))
-                .unwrap_or_default()
-            {
-                if let Some(s) = secret(d, name.clone(), value) {
-                    reg.secrets.insert(name.value, s);
-                }
-            }
-        }
+        "secrets" => reg.secrets = named(d, node, "`secrets`", secret),
         "phases" => {
-            reg.phases = IndexMap::new();
-            let entries = node
-                .map(|n| d.named_entries(n, "`phases`"))
-                .unwrap_or_default();
-            for (position, (name, value)) in entries.into_iter().enumerate() {
-                let p = phase(d, name.clone(), value, position as i64 + 1);
-                reg.phases.insert(name.value, p);
-            }
+            let mut position = 0;
+            reg.phases = named(d, node, "`phases`", |d, name, value| {
+                position += 1;
+                Some(phase(d, name, value, position))
+            });
         }
-        "groups" => {
-            reg.groups = IndexMap::new();
-            for (name, value) in node
-                .map(|n| d.named_entries(n, "`groups`"))
-                .unwrap_or_default()
-            {
-                let g = group(d, name.clone(), value);
-                reg.groups.insert(name.value, g);
-            }
-        }
+        "groups" => reg.groups = named(d, node, "`groups`", |d, n, v| Some(group(d, n, v))),
         "networks" => {
-            reg.networks = IndexMap::new();
-            for (name, value) in node
-                .map(|n| d.named_entries(n, "`networks`"))
-                .unwrap_or_default()
-            {
-                let n = network(d, name.clone(), value);
-                reg.networks.insert(name.value, n);
-            }
+            reg.networks = named(d, node, "`networks`", |d, n, v| Some(network(d, n, v)));
         }
-        "volumes" => {
-            reg.volumes = IndexMap::new();
-            for (name, value) in node
-                .map(|n| d.named_entries(n, "`volumes`"))
-                .unwrap_or_default()
-            {
-                let v = volume(d, name.clone(), value);
-                reg.volumes.insert(name.value, v);
-            }
-        }
+        "volumes" => reg.volumes = named(d, node, "`volumes`", |d, n, v| Some(volume(d, n, v))),
         "engines" => reg.engines = node.map(|n| engines(d, n)).unwrap_or_default(),
         "environments" => {
             reg.environments = IndexMap::new();
@@ -259,6 +221,23 @@ fn setting(d: &mut Decoder, f: &Fields, key: &str, reg: &mut Registry) {
         }
         _ => {}
     }
+}
+
+/// The entries of a mapping of named things, each read by `decode` (None when it cannot
+/// be used); empty when the mapping is absent.
+fn named<T>(
+    d: &mut Decoder,
+    node: Option<&Node>,
+    what: &str,
+    mut decode: impl FnMut(&mut Decoder, Name, &Node) -> Option<T>,
+) -> IndexMap<String, T> {
+    let mut out = IndexMap::new();
+    for (name, value) in node.map(|n| d.named_entries(n, what)).unwrap_or_default() {
+        if let Some(thing) = decode(d, name.clone(), value) {
+            out.insert(name.value, thing);
+        }
+    }
+    out
 }
 
 fn services(d: &mut Decoder, f: &Fields, reg: &mut Registry) {
