@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use muster::check::check_source;
-use muster::diagnostic::{Diagnostic, JsonDiagnostic, render};
+use muster::diagnostic::{Diagnostic, JsonDiagnostic, render, sort_and_dedup};
 use muster::graph::{DepGraph, resolve_selection};
-use muster::registry::Registry;
+use muster::registry::{self, Loaded, References, Registry};
 use muster::source::{SourceFile, Span};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -75,6 +75,7 @@ fn exercise(text: &str) -> Result<(), TestCaseError> {
     environments.push(BOGUS_ENV.to_string());
 
     for env in &environments {
+        same_from_base_as_from_scratch(&source, &report.loaded, env)?;
         let report = check_source(source.clone(), Some(env));
         check_diagnostics(&source, &report.loaded.diagnostics, env)?;
         check_diagnostics(&source, &report.diagnostics, env)?;
@@ -82,6 +83,52 @@ fn exercise(text: &str) -> Result<(), TestCaseError> {
             exercise_graph(reg)?;
         }
     }
+    Ok(())
+}
+
+/// An environment decoded from the base's decoding (as `check` and `gen` do) is the one
+/// decoded from scratch: registry, references and diagnostics.
+fn same_from_base_as_from_scratch(
+    source: &Arc<SourceFile>,
+    base: &Loaded,
+    env: &str,
+) -> Result<(), TestCaseError> {
+    let scratch = registry::load(source.clone(), Some(env));
+    let reused = registry::load_environment(base, Some(env));
+    prop_assert_eq!(&reused.registry, &scratch.registry, "{}: registry", env);
+    let sorted = |refs: &References| {
+        let mut all: Vec<Vec<(String, Span)>> = vec![
+            refs.variables.clone(),
+            refs.secrets.clone(),
+            refs.hosts.clone(),
+        ];
+        for list in &mut all {
+            list.sort_by_key(|(name, span)| (span.start, name.clone()));
+        }
+        all
+    };
+    prop_assert_eq!(
+        sorted(&reused.references),
+        sorted(&scratch.references),
+        "{}: references",
+        env
+    );
+    let (mut reused, mut scratch) = (reused.diagnostics, scratch.diagnostics);
+    sort_and_dedup(&mut reused);
+    sort_and_dedup(&mut scratch);
+    let only_in = |a: &[Diagnostic], b: &[Diagnostic]| -> Vec<String> {
+        a.iter()
+            .filter(|d| !b.contains(d))
+            .map(|d| format!("{} {:?} {}", d.code.as_str(), d.span, d.message))
+            .collect()
+    };
+    prop_assert!(
+        reused == scratch,
+        "{}: diagnostics differ; only from the base: {:#?}; only from scratch: {:#?}",
+        env,
+        only_in(&reused, &scratch),
+        only_in(&scratch, &reused)
+    );
     Ok(())
 }
 

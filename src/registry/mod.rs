@@ -295,6 +295,10 @@ environments:
     services:
       c: { image: "c:2" }
       Bad_Name: null
+  renamed:
+    services:
+      Bad_Name: { image: "x:2" }
+      a: null
   settings:
     defaults: { restart: no }
     services:
@@ -328,6 +332,7 @@ environments:
             ("fixes", true),
             ("settings", false),
             ("top", true),
+            ("renamed", true),
             ("sections", true),
             ("removals", true),
             ("extension", false),

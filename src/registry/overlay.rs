@@ -74,6 +74,8 @@ pub struct Split {
     pub touched_entries: Vec<Span>,
     /// The base's `services` mapping.
     pub services: Span,
+    /// Whether the merged `services` mapping keeps any entry.
+    pub services_left: bool,
     pub changes: Vec<ServiceChange>,
 }
 
@@ -92,6 +94,12 @@ pub fn split(root: &Node, overlay: &Node) -> Option<Split> {
             return None;
         }
     }
+    let mut overlay_keys: HashSet<&str> = HashSet::with_capacity(overlay_entries.len());
+    for (key, _) in overlay_entries {
+        if !overlay_keys.insert(key.as_str()?) {
+            return None;
+        }
+    }
     let is_services = |k: &Node| k.as_str() == Some("services");
     let (_, services) = base_keys.get("services")?;
     let base_services = services.as_map()?;
@@ -100,7 +108,7 @@ pub fn split(root: &Node, overlay: &Node) -> Option<Split> {
     let mut touched_entries = Vec::new();
     for (key, value) in overlay_entries.iter().filter(|(k, _)| !is_services(k)) {
         let name = key.as_str()?;
-        if name == "defaults" || name.starts_with("x-") || touched.iter().any(|t| t == name) {
+        if name == "defaults" || name.starts_with("x-") {
             return None;
         }
         touched.push(name.to_string());
@@ -124,26 +132,34 @@ pub fn split(root: &Node, overlay: &Node) -> Option<Split> {
         None => &[],
         Some((_, changed)) => changed.as_map()?,
     };
+    if base_services.is_empty() {
+        return None;
+    }
     // Each base service by name; None for a name written twice.
     let mut by_name: HashMap<&str, Option<&(Node, Node)>> =
         HashMap::with_capacity(base_services.len());
     for entry in base_services {
-        if let Some(name) = entry.0.as_str() {
-            by_name
-                .entry(name)
-                .and_modify(|seen| *seen = None)
-                .or_insert(Some(entry));
-        }
+        by_name
+            .entry(entry.0.as_str()?)
+            .and_modify(|seen| *seen = None)
+            .or_insert(Some(entry));
     }
     let mut changes: Vec<ServiceChange> = Vec::with_capacity(changed.len());
     let mut seen: HashSet<&str> = HashSet::with_capacity(changed.len());
+    // How many entries the merged `services` mapping keeps.
+    let mut entries_left = base_services.len();
     for (key, value) in changed {
         let name = key.as_str()?;
-        if name.starts_with("x-") {
-            continue;
-        }
         if !seen.insert(name) {
             return None;
+        }
+        match (by_name.contains_key(name), value.is_null()) {
+            (true, true) => entries_left -= 1,
+            (false, false) => entries_left += 1,
+            _ => {}
+        }
+        if name.starts_with("x-") {
+            continue;
         }
         let base = match by_name.get(name) {
             None => None,
@@ -168,6 +184,7 @@ pub fn split(root: &Node, overlay: &Node) -> Option<Split> {
         touched,
         touched_entries,
         services: services.span,
+        services_left: entries_left > 0,
         changes,
     })
 }

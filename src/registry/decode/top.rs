@@ -223,6 +223,14 @@ fn setting(d: &mut Decoder, f: &Fields, key: &str, reg: &mut Registry) {
     }
 }
 
+fn no_services(d: &mut Decoder, services: Span) {
+    d.report(
+        Diagnostic::new(Code::Missing, "the registry has no services")
+            .at(services, "no services")
+            .help("a registry describes at least one service"),
+    );
+}
+
 /// The entries of a mapping of named things, each read by `decode` (None when it cannot
 /// be used); empty when the mapping is absent.
 fn named<T>(
@@ -252,11 +260,7 @@ fn services(d: &mut Decoder, f: &Fields, reg: &mut Registry) {
             let entries = d.named_entries(node, "`services`");
             if entries.is_empty() && (node.is_null() || node.as_map().is_some_and(|m| m.is_empty()))
             {
-                d.report(
-                    Diagnostic::new(Code::Missing, "the registry has no services")
-                        .at(node.span, "no services")
-                        .help("a registry describes at least one service"),
-                );
+                no_services(d, node.span);
             }
             for (name, service) in decode_services(d, reg, entries) {
                 if let Some(s) = service {
@@ -368,12 +372,14 @@ pub fn decode_from_base(
             .filter(|diag| diag.span.is_none_or(kept))
             .cloned(),
     );
+    if !split.services_left {
+        no_services(&mut d, split.services);
+    }
     for change in &split.changes {
         let decoded = change.merged.as_ref().and_then(|node| {
+            // The base's findings about this service, its name included, were dropped.
             let name = Spanned::new(change.name.clone(), change.key);
-            if change.base.is_none() {
-                d.check_name(&name);
-            }
+            d.check_name(&name);
             service::decode_service(&mut d, &reg, name, node)
         });
         match (decoded, reg.services.get_mut(&change.name)) {
