@@ -8,9 +8,9 @@
 //! joined, they give the tree a single parse gives.
 //!
 //! Cutting is only ever an optimisation: whenever the text has a shape where a cut could
-//! change its meaning (document markers, directives, top-level content that is not a plain
-//! block mapping, merge keys in the mappings being joined, aliases that would reach across a
-//! cut) or any piece fails to parse, [`parse`] gives up and the caller parses the whole text,
+//! change its meaning or a span (document markers, directives, top-level content that is not
+//! a plain block mapping, a block scalar ending where the cut would be, merge keys in the
+//! mappings being joined, aliases that would reach across a cut) or any piece fails to parse, [`parse`] gives up and the caller parses the whole text,
 //! which also reports syntax errors exactly as usual. Tests compare the joined tree with the
 //! single parse, spans included.
 
