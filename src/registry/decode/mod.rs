@@ -8,6 +8,7 @@
 mod service;
 mod top;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -28,6 +29,9 @@ pub struct References {
     pub secrets: Vec<(String, Span)>,
     pub hosts: Vec<(String, Span)>,
 }
+
+/// Up to this many entries, a mapping's keys are compared one by one rather than indexed.
+const SMALL_MAPPING: usize = 16;
 
 pub(crate) struct Decoder<'s> {
     pub src: &'s SourceFile,
@@ -172,10 +176,13 @@ impl<'s> Decoder<'s> {
             }
         };
         let mut fields = Fields {
-            entries: Vec::new(),
+            entries: Vec::with_capacity(entries.len()),
             span: node.span,
         };
-        let mut seen: std::collections::HashMap<&str, Span> = std::collections::HashMap::new();
+        // Keys taken so far, by name: looked up in the entries themselves for a small
+        // mapping (most of them), in an index for a large one.
+        let mut index: Option<HashMap<&str, Span>> =
+            (entries.len() > SMALL_MAPPING).then(|| HashMap::with_capacity(entries.len()));
         for (key, value) in entries {
             let name = match &key.value {
                 Value::Str(s, _) => s.as_str(),
@@ -187,7 +194,15 @@ impl<'s> Decoder<'s> {
                     continue;
                 }
             };
-            if let Some(&first) = seen.get(name) {
+            let first = match &index {
+                Some(index) => index.get(name).copied(),
+                None => fields
+                    .entries
+                    .iter()
+                    .find(|(taken, _, _)| *taken == name)
+                    .map(|(_, key, _)| key.span),
+            };
+            if let Some(first) = first {
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateKey,
@@ -215,7 +230,9 @@ impl<'s> Decoder<'s> {
                 });
                 continue;
             }
-            seen.insert(name, key.span);
+            if let Some(index) = &mut index {
+                index.insert(name, key.span);
+            }
             fields.entries.push((name, key, value));
         }
         Some(fields)

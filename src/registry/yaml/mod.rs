@@ -8,10 +8,11 @@
 
 mod pieces;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, ScanError};
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
 
 use crate::source::{SourceFile, Span};
 
@@ -184,6 +185,7 @@ fn parse_piece(
         anchors: HashMap::new(),
         expanded: 0,
         stack: Vec::new(),
+        children: Vec::new(),
         root: None,
     };
     let mut parser = Parser::new_from_str(text);
@@ -223,20 +225,15 @@ fn scan_error(file: &SourceFile, e: &ScanError) -> SyntaxError {
     }
 }
 
-enum Frame {
-    Seq {
-        items: Vec<Node>,
-        start: usize,
-        anchor: usize,
-        tag: Option<String>,
-    },
-    Map {
-        entries: Vec<(Node, Node)>,
-        pending_key: Option<Node>,
-        start: usize,
-        anchor: usize,
-        tag: Option<String>,
-    },
+/// A collection being read. Its children wait on the builder's `children` stack from
+/// `first` on (a mapping's as key, value, key, value...), so each collection's own vector is
+/// allocated once, at its exact size, when it ends.
+struct Frame {
+    is_map: bool,
+    first: usize,
+    start: usize,
+    anchor: usize,
+    tag: Option<String>,
 }
 
 struct TreeBuilder<'f> {
@@ -246,6 +243,7 @@ struct TreeBuilder<'f> {
     /// (a "billion laughs" document) cannot exhaust memory.
     expanded: usize,
     stack: Vec<Frame>,
+    children: Vec<Node>,
     root: Option<Node>,
 }
 
@@ -286,42 +284,29 @@ impl TreeBuilder<'_> {
                 let node = Node { span, ..node };
                 self.push(node)?;
             }
-            Event::SequenceStart(anchor, tag) => self.stack.push(Frame::Seq {
-                items: Vec::new(),
-                start: span.start,
-                anchor,
-                tag: tag.map(|t| t.suffix.clone()),
-            }),
-            Event::MappingStart(anchor, tag) => self.stack.push(Frame::Map {
-                entries: Vec::new(),
-                pending_key: None,
-                start: span.start,
-                anchor,
-                tag: tag.map(|t| t.suffix.clone()),
-            }),
+            Event::SequenceStart(anchor, tag) => self.open(false, anchor, tag, span),
+            Event::MappingStart(anchor, tag) => self.open(true, anchor, tag, span),
             Event::SequenceEnd | Event::MappingEnd => {
                 let frame = self.stack.pop().expect("parser balances collections");
-                let (value, start, anchor, tag) = match frame {
-                    Frame::Seq {
-                        items,
-                        start,
-                        anchor,
-                        tag,
-                    } => (Value::Seq(items), start, anchor, tag),
-                    Frame::Map {
-                        entries,
-                        start,
-                        anchor,
-                        tag,
-                        ..
-                    } => (Value::Map(apply_merge_keys(entries)), start, anchor, tag),
+                let mut children = self.children.drain(frame.first..);
+                let value = if frame.is_map {
+                    let mut entries = Vec::with_capacity(children.len() / 2);
+                    // A key left without a value (never, from a balanced parser) is dropped.
+                    while let (Some(key), Some(value)) = (children.next(), children.next()) {
+                        entries.push((key, value));
+                    }
+                    drop(children);
+                    Value::Map(apply_merge_keys(entries))
+                } else {
+                    Value::Seq(children.collect())
                 };
-                let end = self.collection_end(start, span.end);
+                let end = self.collection_end(frame.start, span.end);
                 let node = Node {
                     value,
-                    span: Span::new(start, end),
-                    tag: tag.filter(|t| !is_core_tag(t)),
+                    span: Span::new(frame.start, end),
+                    tag: frame.tag.filter(|t| !is_core_tag(t)),
                 };
+                let anchor = frame.anchor;
                 if anchor > 0 {
                     self.anchors
                         .insert(anchor, (node.clone(), count_nodes(&node)));
@@ -335,18 +320,21 @@ impl TreeBuilder<'_> {
         Ok(false)
     }
 
+    fn open(&mut self, is_map: bool, anchor: usize, tag: Option<Cow<'_, Tag>>, span: Span) {
+        self.stack.push(Frame {
+            is_map,
+            first: self.children.len(),
+            start: span.start,
+            anchor,
+            tag: tag.map(|t| t.suffix.clone()),
+        });
+    }
+
     fn push(&mut self, node: Node) -> Result<(), SyntaxError> {
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                pending_key,
-                ..
-            }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(key) => entries.push((key, node)),
-            },
+        if self.stack.is_empty() {
+            self.root = Some(node);
+        } else {
+            self.children.push(node);
         }
         Ok(())
     }
