@@ -1,6 +1,6 @@
 //! Things two parts of a registry cannot both have: a host port, a route, a name, a file.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::decode::subdomain_route;

@@ -1,6 +1,6 @@
 //! Every name that points at something else must point at something that exists.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::registry::References;

@@ -1,6 +1,6 @@
 //! Rules about meaning: phases, cycles, wait conditions, engine fitness, and the warnings.
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::graph::DepGraph;
@@ -21,7 +21,7 @@ pub(super) fn check(reg: &Registry, refs: &References, out: &mut Vec<Diagnostic>
 fn later_phase_help(reg: &Registry, target: &Service, own_phase: &str, own: i64) -> String {
     let name = &target.name.value;
     let mut later = Vec::new();
-    let mut seen = HashSet::from([name.as_str()]);
+    let mut seen: HashSet<&str> = [name.as_str()].into_iter().collect();
     let mut stack = vec![target];
     while let Some(s) = stack.pop() {
         for dep in s.depends_on.iter().filter(|d| !d.optional) {

@@ -24,7 +24,7 @@ pub const IMPLICIT_PHASE: &str = "default";
 pub struct DepGraph<'r> {
     reg: &'r Registry,
     graph: DiGraph<&'r str, bool>,
-    index: HashMap<&'r str, NodeIndex>,
+    index: foldhash::HashMap<&'r str, NodeIndex>,
 }
 
 impl<'r> DepGraph<'r> {
@@ -32,7 +32,7 @@ impl<'r> DepGraph<'r> {
     /// left out (the checker reports them).
     pub fn new(reg: &'r Registry) -> DepGraph<'r> {
         let mut graph = DiGraph::new();
-        let mut index = HashMap::new();
+        let mut index = foldhash::HashMap::default();
         for name in reg.services.keys() {
             index.insert(name.as_str(), graph.add_node(name.as_str()));
         }

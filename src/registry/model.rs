@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+/// The registry's maps by name: in source order, hashed with foldhash (lookups by name are
+/// a large part of checking a big registry, and SipHash's resistance is not needed for
+/// them to stay fast: foldhash is seeded per process).
+pub type Map<V> = IndexMap<String, V, foldhash::fast::RandomState>;
+
 use crate::registry::values::{ImageRef, PortMapping, Template};
 use crate::source::Span;
 
@@ -46,18 +51,18 @@ pub struct Registry {
     pub targets: Vec<Spanned<Target>>,
     pub proxy: Option<Name>,
     pub defaults: Defaults,
-    pub variables: IndexMap<String, Variable>,
-    pub secrets: IndexMap<String, Secret>,
-    pub phases: IndexMap<String, Phase>,
-    pub groups: IndexMap<String, Group>,
-    pub networks: IndexMap<String, Network>,
-    pub volumes: IndexMap<String, Volume>,
+    pub variables: Map<Variable>,
+    pub secrets: Map<Secret>,
+    pub phases: Map<Phase>,
+    pub groups: Map<Group>,
+    pub networks: Map<Network>,
+    pub volumes: Map<Volume>,
     pub engines: Engines,
     /// Environment names and where they are declared; their overlays are applied by `resolve`.
-    pub environments: IndexMap<String, Span>,
-    pub services: IndexMap<String, Arc<Service>>,
+    pub environments: Map<Span>,
+    pub services: Map<Arc<Service>>,
     /// `x-` keys at the top level, kept for engines that understand them.
-    pub extensions: IndexMap<String, Verbatim>,
+    pub extensions: Map<Verbatim>,
     /// The environment merged into this registry, if any.
     pub environment: Option<String>,
 }
@@ -299,14 +304,14 @@ pub struct Engines {
     pub compose: ComposeEngine,
     pub kubernetes: KubernetesEngine,
     pub nomad: NomadEngine,
-    pub swarm: IndexMap<String, Verbatim>,
+    pub swarm: Map<Verbatim>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ComposeEngine {
     pub profiles_env: bool,
     /// Docker endpoints by host name (`ssh://…`, `tcp://…`, `unix://…`).
-    pub hosts: IndexMap<String, Spanned<String>>,
+    pub hosts: Map<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -349,7 +354,7 @@ pub struct Service {
     pub aliases: Vec<String>,
     pub expose: Vec<Expose>,
     pub ports: Vec<Port>,
-    pub env: IndexMap<String, EnvEntry>,
+    pub env: Map<EnvEntry>,
     pub secrets: Vec<Name>,
     pub env_files: Vec<String>,
     pub configs: Vec<ConfigFile>,
@@ -358,7 +363,7 @@ pub struct Service {
     pub entrypoint: Option<Command>,
     pub user: Option<String>,
     pub working_dir: Option<String>,
-    pub labels: IndexMap<String, String>,
+    pub labels: Map<String>,
     pub restart: Option<Spanned<Restart>>,
     pub read_only: Option<bool>,
     pub init: Option<bool>,
@@ -373,8 +378,8 @@ pub struct Service {
     pub pid: Option<String>,
     pub dns: Vec<String>,
     pub extra_hosts: Vec<String>,
-    pub sysctls: IndexMap<String, String>,
-    pub ulimits: IndexMap<String, Ulimit>,
+    pub sysctls: Map<String>,
+    pub ulimits: Map<Ulimit>,
     pub logging: Option<Logging>,
     pub health: Health,
     pub depends_on: Vec<Dependency>,
@@ -384,8 +389,8 @@ pub struct Service {
     pub routes: Vec<Route>,
     pub build: Option<Build>,
     pub job: bool,
-    pub extra: IndexMap<String, Verbatim>,
-    pub extensions: IndexMap<String, Verbatim>,
+    pub extra: Map<Verbatim>,
+    pub extensions: Map<Verbatim>,
     /// The whole service definition in the source.
     pub span: Span,
 }
@@ -578,7 +583,7 @@ pub struct Ulimit {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Logging {
     pub driver: Option<String>,
-    pub options: IndexMap<String, String>,
+    pub options: Map<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -711,7 +716,7 @@ pub struct Gpus {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Placement {
     pub host: Option<Name>,
-    pub labels: IndexMap<String, String>,
+    pub labels: Map<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -734,5 +739,5 @@ pub struct Build {
     pub context: String,
     pub dockerfile: Option<String>,
     pub target: Option<String>,
-    pub args: IndexMap<String, String>,
+    pub args: Map<String>,
 }

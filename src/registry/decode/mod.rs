@@ -11,10 +11,8 @@ mod top;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use indexmap::IndexMap;
-
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
-use crate::registry::model::{Command, Name, Spanned, Verbatim};
+use crate::registry::model::{Command, Map, Name, Spanned, Verbatim};
 use crate::registry::values::{self, Part, Template};
 use crate::registry::yaml::{Node, Value};
 use crate::source::{SourceFile, Span};
@@ -68,7 +66,7 @@ impl<'n> Fields<'n> {
     }
 
     /// `x-` keys, which are kept verbatim.
-    pub fn extensions(&self) -> IndexMap<String, Verbatim> {
+    pub fn extensions(&self) -> Map<Verbatim> {
         self.entries
             .iter()
             .filter(|(k, _, _)| k.starts_with("x-"))
@@ -505,9 +503,9 @@ impl<'s> Decoder<'s> {
     }
 
     /// A string map, written as a mapping or as a list of `KEY=value`.
-    pub fn string_map(&mut self, node: &Node, what: &str) -> IndexMap<String, String> {
+    pub fn string_map(&mut self, node: &Node, what: &str) -> Map<String> {
         if let Value::Seq(items) = &node.value {
-            let mut out = IndexMap::new();
+            let mut out = Map::default();
             for item in items {
                 let Some(text) = self.string(item, &format!("an item of {what}")) else {
                     continue;

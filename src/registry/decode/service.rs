@@ -1,7 +1,5 @@
 //! One service of `muster.yaml`: every field of REGISTRY.md "A service", short and long forms.
 
-use indexmap::IndexMap;
-
 use super::{Decoder, Fields, to_verbatim};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::model::*;
@@ -625,8 +623,8 @@ fn parse_port_spec(d: &mut Decoder, node: &Node, text: &str) -> Option<PortSpec>
     }
 }
 
-fn env(d: &mut Decoder, node: &Node) -> IndexMap<String, EnvEntry> {
-    let mut out = IndexMap::new();
+fn env(d: &mut Decoder, node: &Node) -> Map<EnvEntry> {
+    let mut out = Map::default();
     for (key, value) in d.entries(node, "`env`") {
         if !super::top::is_variable_name(&key.value) {
             d.report(
@@ -880,8 +878,8 @@ pub(super) fn restart(d: &mut Decoder, node: &Node) -> Option<Spanned<Restart>> 
         .map(|r| Spanned::new(r, node.span))
 }
 
-fn ulimits(d: &mut Decoder, node: &Node) -> IndexMap<String, Ulimit> {
-    let mut out = IndexMap::new();
+fn ulimits(d: &mut Decoder, node: &Node) -> Map<Ulimit> {
+    let mut out = Map::default();
     for (name, value) in d.entries(node, "`ulimits`") {
         let limit = match &value.value {
             Value::Int(i) => Some(Ulimit { soft: *i, hard: *i }),
@@ -1270,8 +1268,8 @@ fn build(d: &mut Decoder, node: &Node) -> Option<Build> {
     })
 }
 
-fn extra(d: &mut Decoder, node: &Node) -> IndexMap<String, Verbatim> {
-    let mut out = IndexMap::new();
+fn extra(d: &mut Decoder, node: &Node) -> Map<Verbatim> {
+    let mut out = Map::default();
     let Some(f) = d.fields(node, "`extra`", EXTRA) else {
         return out;
     };

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use indexmap::IndexMap;
-
 use super::{Decoder, Fields, References, service};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::registry::model::*;
@@ -207,7 +205,7 @@ fn setting(d: &mut Decoder, f: &Fields, key: &str, reg: &mut Registry) {
         "volumes" => reg.volumes = named(d, node, "`volumes`", |d, n, v| Some(volume(d, n, v))),
         "engines" => reg.engines = node.map(|n| engines(d, n)).unwrap_or_default(),
         "environments" => {
-            reg.environments = IndexMap::new();
+            reg.environments = Map::default();
             let entries = node
                 .map(|n| d.named_entries(n, "`environments`"))
                 .unwrap_or_default();
@@ -238,8 +236,8 @@ fn named<T>(
     node: Option<&Node>,
     what: &str,
     mut decode: impl FnMut(&mut Decoder, Name, &Node) -> Option<T>,
-) -> IndexMap<String, T> {
-    let mut out = IndexMap::new();
+) -> Map<T> {
+    let mut out = Map::default();
     for (name, value) in node.map(|n| d.named_entries(n, what)).unwrap_or_default() {
         if let Some(thing) = decode(d, name.clone(), value) {
             out.insert(name.value, thing);
@@ -423,8 +421,8 @@ fn defaults(d: &mut Decoder, node: &Node) -> Defaults {
     out
 }
 
-fn variables(d: &mut Decoder, node: &Node) -> IndexMap<String, Variable> {
-    let mut out = IndexMap::new();
+fn variables(d: &mut Decoder, node: &Node) -> Map<Variable> {
+    let mut out = Map::default();
     for (name, value) in d.entries(node, "`variables`") {
         if name.value.starts_with("x-") {
             continue;

@@ -10,8 +10,8 @@ use super::paths::{self, Layout};
 use super::{probe, template_text, text, verbatim};
 use crate::registry::decode::subdomain_route;
 use crate::registry::model::{
-    Command as RegistryCommand, Condition, EnvValue, HealthCheck, MountSource, PortSpec, Protocol,
-    Registry, Service,
+    Command as RegistryCommand, Condition, EnvValue, HealthCheck, Map, MountSource, PortSpec,
+    Protocol, Registry, Service,
 };
 use crate::registry::values::{format_duration, size_compose};
 
@@ -82,7 +82,7 @@ fn texts(items: &[String]) -> Vec<String> {
     items.iter().map(|s| text(s)).collect()
 }
 
-fn text_map(map: &IndexMap<String, String>) -> IndexMap<String, String> {
+fn text_map(map: &Map<String>) -> IndexMap<String, String> {
     map.iter().map(|(k, v)| (k.clone(), text(v))).collect()
 }
 
