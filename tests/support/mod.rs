@@ -52,14 +52,20 @@ pub fn docker_available() -> bool {
     match result {
         Ok(()) => true,
         Err(reason) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "Docker is required under CI: {reason}"
-            );
-            eprintln!("skipped: {reason}");
+            skip_unless_ci("Docker", reason);
             false
         }
     }
+}
+
+/// Says why a test cannot run here and skips it; under CI, where every tool is installed,
+/// fails it instead.
+fn skip_unless_ci(what: &str, reason: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is required under CI: {reason}"
+    );
+    eprintln!("skipped: {reason}");
 }
 
 /// Builds the test image from Debian's static busybox, once per test run.
@@ -534,11 +540,7 @@ impl SecondDocker {
     /// that is impossible here; under CI that fails the test.
     pub fn start() -> Option<SecondDocker> {
         let fail = |reason: String| -> Option<SecondDocker> {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "a second dockerd is required under CI: {reason}"
-            );
-            eprintln!("skipped: {reason}");
+            skip_unless_ci("a second dockerd", &reason);
             None
         };
         let dir = tempfile::Builder::new()
@@ -706,11 +708,7 @@ impl SshGateway {
     /// None (with the reason printed) when sshd cannot run here; under CI that fails.
     pub fn start() -> Option<SshGateway> {
         let fail = |reason: String| -> Option<SshGateway> {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "an SSH server is required under CI: {reason}"
-            );
-            eprintln!("skipped: {reason}");
+            skip_unless_ci("an SSH server", &reason);
             None
         };
         let sshd = Path::new("/usr/sbin/sshd");

@@ -44,12 +44,12 @@ pub(super) fn parse(file: &SourceFile) -> Option<Node> {
 }
 
 /// How the text is cut: a list of parts in text order.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Plan {
     parts: Vec<Part>,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum Part {
     /// Lines holding whole top-level entries.
     Top(Range<usize>),
